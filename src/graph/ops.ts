@@ -1,0 +1,158 @@
+/**
+ * Op constructors: each adds one ONNX node to a graph and infers its output shape. Forward
+ * models and the generated backward pass are both written with these, so there is one place
+ * that knows each operator's shape rule.
+ */
+import { RouterRetrieverError } from "../errors.js";
+import { broadcastShapes, normAxis, type DType, type Dim, type Graph, type Shape, type Value } from "./ir.js";
+
+function one(vs: Value[]): Value {
+  return vs[0]!;
+}
+
+function binary(g: Graph, op: "Add" | "Sub" | "Mul" | "Div" | "Max", a: Value, b: Value): Value {
+  if (a.dtype !== b.dtype) throw new RouterRetrieverError("SHAPE_MISMATCH", `${op}: dtypes differ (${a.dtype} vs ${b.dtype})`);
+  return one(g.add(op, [a, b], [{ dtype: a.dtype, shape: broadcastShapes(a.shape, b.shape, op) }]));
+}
+
+export const add = (g: Graph, a: Value, b: Value): Value => binary(g, "Add", a, b);
+export const sub = (g: Graph, a: Value, b: Value): Value => binary(g, "Sub", a, b);
+export const mul = (g: Graph, a: Value, b: Value): Value => binary(g, "Mul", a, b);
+export const div = (g: Graph, a: Value, b: Value): Value => binary(g, "Div", a, b);
+export const max = (g: Graph, a: Value, b: Value): Value => binary(g, "Max", a, b);
+
+function unary(g: Graph, op: "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Identity", x: Value): Value {
+  return one(g.add(op, [x], [{ dtype: x.dtype, shape: x.shape }]));
+}
+
+export const erf = (g: Graph, x: Value): Value => unary(g, "Erf", x);
+export const exp = (g: Graph, x: Value): Value => unary(g, "Exp", x);
+export const log = (g: Graph, x: Value): Value => unary(g, "Log", x);
+export const sqrt = (g: Graph, x: Value): Value => unary(g, "Sqrt", x);
+export const neg = (g: Graph, x: Value): Value => unary(g, "Neg", x);
+export const tanh = (g: Graph, x: Value): Value => unary(g, "Tanh", x);
+export const identity = (g: Graph, x: Value): Value => unary(g, "Identity", x);
+
+/** Batched matrix product with numpy broadcasting over the leading dims. */
+export function matmul(g: Graph, a: Value, b: Value): Value {
+  if (a.shape.length < 2 || b.shape.length < 2) {
+    throw new RouterRetrieverError("SHAPE_MISMATCH", `MatMul needs rank >= 2, got [${a.shape}] x [${b.shape}]`);
+  }
+  const k1 = a.shape[a.shape.length - 1]!;
+  const k2 = b.shape[b.shape.length - 2]!;
+  if (typeof k1 === "number" && typeof k2 === "number" && k1 !== k2) {
+    throw new RouterRetrieverError("SHAPE_MISMATCH", `MatMul inner dims differ: [${a.shape}] x [${b.shape}]`);
+  }
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "MatMul");
+  const shape = [...batch, a.shape[a.shape.length - 2]!, b.shape[b.shape.length - 1]!];
+  return one(g.add("MatMul", [a, b], [{ dtype: a.dtype, shape }]));
+}
+
+export function gather(g: Graph, data: Value, indices: Value, axis = 0): Value {
+  const ax = normAxis(axis, data.shape.length);
+  const shape = [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)];
+  return one(g.add("Gather", [data, indices], [{ dtype: data.dtype, shape }], { axis: { i: ax } }));
+}
+
+/**
+ * Reshape to `target`, where 0 copies the input's dim and -1 is inferred (ONNX semantics);
+ * `outShape` names the result's dims for shape tracking when they are symbolic.
+ */
+export function reshape(g: Graph, x: Value, target: readonly number[], outShape?: Shape): Value {
+  const shape: Dim[] = outShape ? [...outShape] : target.map((d, i) => (d === 0 ? x.shape[i]! : d === -1 ? `r${x.id}_${i}` : d));
+  const t = g.constant(target, "int64");
+  return one(g.add("Reshape", [x, t], [{ dtype: x.dtype, shape }]));
+}
+
+/** Reshape `x` to the runtime shape held in `shapeValue` (an int64 vector, e.g. from `shapeOf`). */
+export function reshapeLike(g: Graph, x: Value, shapeValue: Value, outShape: Shape): Value {
+  return one(g.add("Reshape", [x, shapeValue], [{ dtype: x.dtype, shape: outShape }]));
+}
+
+export function shapeOf(g: Graph, x: Value): Value {
+  return one(g.add("Shape", [x], [{ dtype: "int64", shape: [x.shape.length] }]));
+}
+
+export function expand(g: Graph, x: Value, shapeValue: Value, outShape: Shape): Value {
+  return one(g.add("Expand", [x, shapeValue], [{ dtype: x.dtype, shape: outShape }]));
+}
+
+export function transpose(g: Graph, x: Value, perm: readonly number[]): Value {
+  const shape = perm.map((p) => x.shape[p]!);
+  return one(g.add("Transpose", [x], [{ dtype: x.dtype, shape }], { perm: { ints: perm } }));
+}
+
+/** Swaps the last two axes. */
+export function transposeLast2(g: Graph, x: Value): Value {
+  const r = x.shape.length;
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return transpose(g, x, perm);
+}
+
+export function unsqueeze(g: Graph, x: Value, axes: readonly number[]): Value {
+  const rank = x.shape.length + axes.length;
+  const norm = axes.map((a) => normAxis(a, rank));
+  const shape: Dim[] = [];
+  let src = 0;
+  for (let i = 0; i < rank; i++) shape.push(norm.includes(i) ? 1 : x.shape[src++]!);
+  const ax = g.constant(axes, "int64");
+  return one(g.add("Unsqueeze", [x, ax], [{ dtype: x.dtype, shape }]));
+}
+
+function reduce(g: Graph, op: "ReduceSum" | "ReduceMean", x: Value, axes: readonly number[], keepdims: boolean): Value {
+  const norm = axes.map((a) => normAxis(a, x.shape.length));
+  const shape = x.shape.flatMap((d, i) => (norm.includes(i) ? (keepdims ? [1] : []) : [d]));
+  const ax = g.constant(norm, "int64");
+  return one(g.add(op, [x, ax], [{ dtype: x.dtype, shape }], { keepdims: { i: keepdims ? 1 : 0 } }));
+}
+
+export const reduceSum = (g: Graph, x: Value, axes: readonly number[], keepdims = false): Value => reduce(g, "ReduceSum", x, axes, keepdims);
+export const reduceMean = (g: Graph, x: Value, axes: readonly number[], keepdims = false): Value => reduce(g, "ReduceMean", x, axes, keepdims);
+
+export function softmax(g: Graph, x: Value, axis = -1): Value {
+  return one(g.add("Softmax", [x], [{ dtype: x.dtype, shape: x.shape }], { axis: { i: normAxis(axis, x.shape.length) } }));
+}
+
+export function logSoftmax(g: Graph, x: Value, axis = -1): Value {
+  return one(g.add("LogSoftmax", [x], [{ dtype: x.dtype, shape: x.shape }], { axis: { i: normAxis(axis, x.shape.length) } }));
+}
+
+/**
+ * Layer normalisation over the last axis. Also returns the saved mean and inverse standard
+ * deviation (ONNX's optional outputs), which the backward rule reuses instead of recomputing.
+ */
+export function layerNorm(g: Graph, x: Value, scale: Value, bias: Value, epsilon: number): { y: Value; mean: Value; invStd: Value } {
+  const stat = [...x.shape.slice(0, -1), 1];
+  const [y, mean, invStd] = g.add(
+    "LayerNormalization",
+    [x, scale, bias],
+    [{ dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: stat }, { dtype: x.dtype, shape: stat }],
+    { axis: { i: -1 }, epsilon: { f: epsilon } },
+  );
+  return { y: y!, mean: mean!, invStd: invStd! };
+}
+
+export function cast(g: Graph, x: Value, to: DType): Value {
+  const code = { float32: 1, float64: 11, int64: 7, bool: 9 }[to];
+  return one(g.add("Cast", [x], [{ dtype: to, shape: x.shape }], { to: { i: code } }));
+}
+
+export function equal(g: Graph, a: Value, b: Value): Value {
+  return one(g.add("Equal", [a, b], [{ dtype: "bool", shape: broadcastShapes(a.shape, b.shape, "Equal") }]));
+}
+
+export function where(g: Graph, cond: Value, a: Value, b: Value): Value {
+  const shape = broadcastShapes(cond.shape, broadcastShapes(a.shape, b.shape, "Where"), "Where");
+  return one(g.add("Where", [cond, a, b], [{ dtype: a.dtype, shape }]));
+}
+
+/** A float scalar constant in x's dtype, so graphs built in float64 (gradient checks) stay float64. */
+export function scalarLike(g: Graph, x: Value, s: number): Value {
+  return g.constant(s, x.dtype === "float64" ? "float64" : "float32");
+}
+
+export function scale(g: Graph, x: Value, s: number): Value {
+  return mul(g, x, scalarLike(g, x, s));
+}
