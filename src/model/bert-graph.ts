@@ -1,0 +1,205 @@
+/**
+ * The BERT encoder's forward pass, written once against the graph IR: embeddings, N
+ * transformer layers, pooling, optional L2 normalisation. LoRA deltas attach to any linear
+ * layer named in `lora.targets` (PEFT's suffix matching, e.g. "query", "value"):
+ *
+ * - "stacked" (inference): every expert's matrices are graph inputs stacked on a leading
+ *   expert axis, and an `expert_index` input picks one expert per batch row, so one batch can
+ *   mix queries routed to different experts (row 0 of each stack is all zeros = the base).
+ * - "single" (training): one expert's A and B are inputs, with a dropout mask input on the
+ *   LoRA branch, so the generated backward graph can differentiate the loss w.r.t. A and B.
+ */
+import { RouterRetrieverError } from "../errors.js";
+import { Graph, type DType, type Value } from "../graph/ir.js";
+import * as op from "../graph/ops.js";
+import type { Tensor } from "./safetensors.js";
+import type { BertConfig, Pooling } from "./spec.js";
+
+export type BertWeights = ReadonlyMap<string, Tensor>;
+
+export type LoraGraphMode =
+  | { readonly kind: "none" }
+  | { readonly kind: "stacked"; readonly targets: readonly string[] }
+  | { readonly kind: "single"; readonly targets: readonly string[]; readonly rank: number; readonly scale: number };
+
+export interface BertGraphOptions {
+  readonly pooling: Pooling;
+  readonly normalize: boolean;
+  readonly lora?: LoraGraphMode;
+  /** float64 is for gradient checks on tiny models; real models run float32. */
+  readonly dtype?: "float32" | "float64";
+}
+
+export interface LoraInputs {
+  /** Module path as PEFT names it, e.g. "encoder.layer.0.attention.self.query". */
+  readonly module: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** single: [r, in]; stacked: [experts, r, in]. */
+  readonly A: Value;
+  /** single: [out, r]; stacked: [experts, out, r] (stacked B carries the alpha/r scale). */
+  readonly B: Value;
+  /** single only: [batch, seq, in] multiplier (0 or 1/(1-p)) on the LoRA branch's input. */
+  readonly dropoutMask?: Value;
+}
+
+export interface BertGraph {
+  readonly graph: Graph;
+  readonly inputIds: Value;
+  readonly attentionMask: Value;
+  /** [seq] int64: 0..seq-1 (fed by the caller; cheaper than building a Range in-graph). */
+  readonly positionIds: Value;
+  readonly expertIndex?: Value;
+  readonly lora: readonly LoraInputs[];
+  /** Pooled embedding before normalisation, [batch, hidden]. */
+  readonly pooled: Value;
+  /** The model's output embedding (normalised when the model normalises), [batch, hidden]. */
+  readonly embedding: Value;
+}
+
+/** The linear layers of one BERT layer, by PEFT module suffix. */
+export const LINEAR_MODULES = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "intermediate.dense", "output.dense"] as const;
+
+/** PEFT's rule: a target matches a module whose dotted path equals it or ends with ".target". */
+export function matchesTarget(module: string, targets: readonly string[]): boolean {
+  return targets.some((t) => module === t || module.endsWith(`.${t}`));
+}
+
+/** Canonical weight names: drop a "bert." prefix, map old gamma/beta to weight/bias. */
+export function normalizeWeightNames(raw: BertWeights): BertWeights {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of raw) {
+    let n = name.startsWith("bert.") ? name.slice(5) : name;
+    n = n.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+    out.set(n, t);
+  }
+  return out;
+}
+
+export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: BertGraphOptions): BertGraph {
+  const g = new Graph();
+  const dtype: DType = opts.dtype ?? "float32";
+  const lora = opts.lora ?? { kind: "none" };
+  const h = cfg.hiddenSize;
+  const nh = cfg.numHeads;
+  const hd = h / nh;
+
+  const weight = (name: string, shape: readonly number[], transpose = false): Value => {
+    const t = weights.get(name);
+    if (!t) throw new RouterRetrieverError("NOT_FOUND", `model weights have no tensor "${name}"`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new RouterRetrieverError("SHAPE_MISMATCH", `weight ${name} has shape [${t.shape}], config expects [${shape}]`);
+    }
+    let data: Float32Array | Float64Array = t.data;
+    let outShape = shape;
+    if (transpose) {
+      // torch Linear stores [out, in]; MatMul wants [in, out]. Transposed once at load.
+      const [o, i] = shape as [number, number];
+      const tr = new Float32Array(o * i);
+      for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) tr[c * o + r] = t.data[r * i + c]!;
+      data = tr;
+      outShape = [i, o];
+    }
+    if (dtype === "float64") data = Float64Array.from(data);
+    return g.initializer(name, { shape: outShape, data });
+  };
+
+  const inputIds = g.input("input_ids", "int64", ["batch", "seq"]);
+  const attentionMask = g.input("attention_mask", "int64", ["batch", "seq"]);
+  const positionIds = g.input("position_ids", "int64", ["seq"]);
+  const expertIndex = lora.kind === "stacked" ? g.input("expert_index", "int64", ["batch"]) : undefined;
+  const loraInputs: LoraInputs[] = [];
+
+  const linear = (x: Value, module: string, inF: number, outF: number): Value => {
+    const w = weight(`${module}.weight`, [outF, inF], true);
+    const b = weight(`${module}.bias`, [outF]);
+    let y = op.add(g, op.matmul(g, x, w), b);
+    if (lora.kind !== "none" && matchesTarget(module, lora.targets)) {
+      y = op.add(g, y, loraDelta(g, x, module, inF, outF, lora, dtype, expertIndex, loraInputs));
+    }
+    return y;
+  };
+
+  // Embeddings: word + position + token type 0 (single-segment inputs), then LayerNorm.
+  const wordEmb = weight("embeddings.word_embeddings.weight", [cfg.vocabSize, h]);
+  const posEmb = weight("embeddings.position_embeddings.weight", [cfg.maxPositions, h]);
+  const typeEmb = weight("embeddings.token_type_embeddings.weight", [cfg.typeVocabSize, h]);
+  let x = op.add(g, op.gather(g, wordEmb, inputIds), op.gather(g, posEmb, positionIds));
+  x = op.add(g, x, op.gather(g, typeEmb, g.constant(0, "int64")));
+  x = op.layerNorm(g, x, weight("embeddings.LayerNorm.weight", [h]), weight("embeddings.LayerNorm.bias", [h]), cfg.layerNormEps).y;
+
+  // Additive attention mask [batch, 1, 1, seq]: 0 where attended, a large negative elsewhere.
+  const maskF = op.cast(g, attentionMask, dtype);
+  const additive = op.scale(g, op.sub(g, op.scalarLike(g, maskF, 1), maskF), -1e9);
+  const maskBias = op.unsqueeze(g, additive, [1, 2]);
+  const invSqrtD = 1 / Math.sqrt(hd);
+
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `encoder.layer.${l}`;
+    const heads = (v: Value, perm: number[]): Value => op.transpose(g, op.reshape(g, v, [0, 0, nh, hd], ["batch", "seq", nh, hd]), perm);
+    const q = heads(linear(x, `${p}.attention.self.query`, h, h), [0, 2, 1, 3]); // [b, nh, s, hd]
+    const k = heads(linear(x, `${p}.attention.self.key`, h, h), [0, 2, 3, 1]); // [b, nh, hd, s]
+    const v = heads(linear(x, `${p}.attention.self.value`, h, h), [0, 2, 1, 3]);
+    const scores = op.add(g, op.scale(g, op.matmul(g, q, k), invSqrtD), maskBias);
+    const ctx = op.matmul(g, op.softmax(g, scores, -1), v); // [b, nh, s, hd]
+    const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, h], ["batch", "seq", h]);
+    const attnOut = linear(merged, `${p}.attention.output.dense`, h, h);
+    x = op.layerNorm(g, op.add(g, attnOut, x), weight(`${p}.attention.output.LayerNorm.weight`, [h]), weight(`${p}.attention.output.LayerNorm.bias`, [h]), cfg.layerNormEps).y;
+    const inter = gelu(g, linear(x, `${p}.intermediate.dense`, h, cfg.intermediateSize));
+    const ffn = linear(inter, `${p}.output.dense`, cfg.intermediateSize, h);
+    x = op.layerNorm(g, op.add(g, ffn, x), weight(`${p}.output.LayerNorm.weight`, [h]), weight(`${p}.output.LayerNorm.bias`, [h]), cfg.layerNormEps).y;
+  }
+
+  const pooled = opts.pooling === "cls" ? op.gather(g, x, g.constant(0, "int64"), 1) : meanPool(g, x, maskF);
+  const embedding = opts.normalize ? l2Normalize(g, pooled) : pooled;
+  g.output(embedding);
+  return { graph: g, inputIds, attentionMask, positionIds, expertIndex, lora: loraInputs, pooled, embedding };
+}
+
+function loraDelta(
+  g: Graph,
+  x: Value,
+  module: string,
+  inF: number,
+  outF: number,
+  lora: Exclude<LoraGraphMode, { kind: "none" }>,
+  dtype: DType,
+  expertIndex: Value | undefined,
+  sink: LoraInputs[],
+): Value {
+  if (lora.kind === "single") {
+    const A = g.input(`${module}.lora_A`, dtype, [lora.rank, inF]);
+    const B = g.input(`${module}.lora_B`, dtype, [outF, lora.rank]);
+    const dropoutMask = g.input(`${module}.lora_dropout`, dtype, ["batch", "seq", inF]);
+    sink.push({ module, inFeatures: inF, outFeatures: outF, A, B, dropoutMask });
+    const xa = op.matmul(g, op.mul(g, x, dropoutMask), op.transpose(g, A, [1, 0]));
+    return op.scale(g, op.matmul(g, xa, op.transpose(g, B, [1, 0])), lora.scale);
+  }
+  const A = g.input(`${module}.lora_A`, dtype, ["experts", "rank", inF]);
+  const B = g.input(`${module}.lora_B`, dtype, ["experts", outF, "rank"]);
+  sink.push({ module, inFeatures: inF, outFeatures: outF, A, B });
+  // Per-row adapters: gather each row's matrices, then batched matmuls [b,s,in]x[b,in,r]x[b,r,out].
+  const rowA = op.transposeLast2(g, op.gather(g, A, expertIndex!)); // [b, in, r]
+  const rowB = op.transposeLast2(g, op.gather(g, B, expertIndex!)); // [b, r, out]
+  return op.matmul(g, op.matmul(g, x, rowA), rowB);
+}
+
+/** Exact GELU, x * 0.5 * (1 + erf(x / sqrt 2)); ORT fuses this pattern into one kernel. */
+function gelu(g: Graph, x: Value): Value {
+  const e = op.erf(g, op.scale(g, x, Math.SQRT1_2));
+  return op.mul(g, op.scale(g, x, 0.5), op.add(g, op.scalarLike(g, x, 1), e));
+}
+
+/** sentence-transformers mean pooling: sum of attended token vectors / max(count, 1e-9). */
+function meanPool(g: Graph, x: Value, maskF: Value): Value {
+  const m = op.unsqueeze(g, maskF, [-1]); // [b, s, 1]
+  const summed = op.reduceSum(g, op.mul(g, x, m), [1]);
+  const count = op.max(g, op.reduceSum(g, m, [1]), op.scalarLike(g, x, 1e-9));
+  return op.div(g, summed, count);
+}
+
+/** torch.nn.functional.normalize: x / max(||x||, 1e-12). */
+function l2Normalize(g: Graph, x: Value): Value {
+  const norm = op.sqrt(g, op.reduceSum(g, op.mul(g, x, x), [-1], true));
+  return op.div(g, x, op.max(g, norm, op.scalarLike(g, x, 1e-12)));
+}

@@ -1,0 +1,38 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { sharedGoldenDir } from "../util/paths.js";
+import { Encoder } from "./encoder.js";
+import { defaultModelSpec } from "./spec.js";
+
+interface GoldenCase {
+  text: string;
+  token_ids: number[];
+  embedding: number[];
+}
+
+const dir = sharedGoldenDir();
+const path = dir && join(dir, "minilm-l6-v2.json");
+if (!path || !existsSync(path)) console.warn("golden test skipped: ../shared/golden/minilm-l6-v2.json is absent");
+
+// Reference: a candle/WASM BERT and the native Rust tokenizers, engines this project did not write.
+describe.skipIf(!path || !existsSync(path))("all-MiniLM-L6-v2 against ../shared/golden", () => {
+  it("reproduces every golden case: identical token ids, embeddings within cosine 0.9999", async () => {
+    const golden = JSON.parse(readFileSync(path!, "utf8")) as { dims: number; max_tokens: number; cases: GoldenCase[] };
+    const enc = await Encoder.load(defaultModelSpec());
+    expect(enc.dims).toBe(golden.dims);
+    expect(enc.spec.maxLength).toBe(golden.max_tokens);
+    const texts = golden.cases.map((c) => c.text);
+    const ids = enc.tokenize(texts);
+    golden.cases.forEach((c, i) => expect(ids[i], `token ids of case ${i}`).toEqual(c.token_ids));
+    // Batch size 4 so padding and length-sorting are exercised against unpadded references.
+    const vecs = await enc.encode(texts, { batchSize: 4 });
+    golden.cases.forEach((c, i) => {
+      const v = vecs.subarray(i * enc.dims, (i + 1) * enc.dims);
+      let dot = 0, nv = 0, ng = 0;
+      c.embedding.forEach((g, j) => { dot += g * v[j]!; nv += v[j]! ** 2; ng += g * g; });
+      expect(dot / Math.sqrt(nv * ng), `cosine of case ${i} (${c.text.slice(0, 30)})`).toBeGreaterThan(0.9999);
+    });
+    await enc.close();
+  });
+});
