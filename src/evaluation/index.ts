@@ -1,0 +1,15 @@
+export type { Doc, Query, Qrels, BeirDataset, GeneratedPair } from "./beir.js";
+export {
+  documentText,
+  loadCorpus,
+  loadQueries,
+  loadQrels,
+  qrelsPath,
+  listQrelsSplits,
+  loadBeirDataset,
+  loadGeneratedQueries,
+} from "./beir.js";
+export type { ScoredDoc, QueryResults, Run, EvaluateOptions, MetricValues, Evaluation } from "./metrics.js";
+export { DEFAULT_KS, metricNames, compareTrecEval, rankTrecEval, evaluateQuery, evaluateRun } from "./metrics.js";
+export type { NumberedLine } from "./lines.js";
+export { readLines, resolveDataFile } from "./lines.js";
