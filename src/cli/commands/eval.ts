@@ -1,0 +1,42 @@
+import { basename } from "node:path";
+import { Command } from "commander";
+import { loadBeirDataset } from "../../evaluation/beir.js";
+import { evaluateDataset, ignoreIdenticalIdsFor } from "../../evaluation/evaluate.js";
+import { DEFAULT_KS } from "../../evaluation/metrics.js";
+import { addModelOptions, markdownTable, openEncoder, pct, printJson, positiveInt, type ModelFlags } from "../common.js";
+import { startProgress } from "../progress.js";
+
+export function evalCommand(): Command {
+  return addModelOptions(
+    new Command("eval")
+      .description("Evaluate retrieval on a BEIR dataset folder (nDCG, Recall, MRR, MAP at several k)")
+      .argument("<dataset...>", "BEIR dataset folders (corpus.jsonl, queries.jsonl, qrels/)")
+      .option("--split <name>", "qrels split", "test")
+      .option("--ks <list>", "cutoffs, comma-separated", DEFAULT_KS.join(","))
+      .option("--ignore-identical-ids <bool>", "drop retrieved docs whose id equals the query id (default: only arguana, quora)")
+      .option("--cache <dir>", "corpus-vector cache folder (default: $ROUTERRETRIEVER_CACHE or ~/.cache/routerretriever)")
+      .option("--json", "print the metrics as JSON (fractions) on stdout")
+      .option("--quiet", "no progress on stderr"),
+  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; cache?: string; json?: boolean; quiet?: boolean }) => {
+    const ks = flags.ks.split(",").map((k) => positiveInt(k.trim(), "--ks"));
+    const enc = await openEncoder(flags);
+    const results: Record<string, Record<string, number | string>> = {};
+    for (const dir of dirs) {
+      const ds = await loadBeirDataset(dir, flags.split);
+      const ignore = flags.ignoreIdenticalIds === undefined ? ignoreIdenticalIdsFor(ds.name) : flags.ignoreIdenticalIds === "true";
+      const bar = startProgress(`encode ${ds.name} corpus`, ds.corpus.length, { unit: "docs", quiet: flags.quiet });
+      const ev = await evaluateDataset(ds, enc, { ks, cacheDir: flags.cache, ignoreIdenticalIds: ignore, onCorpusProgress: (p) => bar.update(p.done) });
+      bar.stop();
+      results[ds.name] = { ...ev.mean, queries: ev.queries };
+    }
+    await enc.close();
+    const names = Object.keys(results);
+    if (flags.json) {
+      // One dataset: the metrics object itself (what scripts expect); several: keyed by dataset.
+      printJson(names.length === 1 ? { dataset: names[0], ...results[names[0]!] } : results);
+      return;
+    }
+    const cols = ["ndcg@10", "recall@100", "mrr@10", "map@100"].filter((c) => c in results[names[0]!]!);
+    console.log(markdownTable(["dataset", "queries", ...cols], names.map((n) => [basename(n), String(results[n]!.queries), ...cols.map((c) => pct(results[n]![c] as number))])));
+  });
+}

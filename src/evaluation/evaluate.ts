@@ -1,0 +1,60 @@
+/**
+ * BEIR evaluation of one retrieval system on one dataset: corpus vectors from the base model
+ * (cached), query vectors from whatever `encodeQueries` the system provides (base, an expert,
+ * a router), exact top-k, then trec_eval-style metrics.
+ */
+import type { Encoder } from "../model/encoder.js";
+import type { CacheProgress } from "../index/cache.js";
+import { corpusVectors } from "../index/encode-corpus.js";
+import type { VectorIndex } from "../index/store.js";
+import { documentText, type BeirDataset } from "./beir.js";
+import { DEFAULT_KS, evaluateRun, type Evaluation, type ScoredDoc } from "./metrics.js";
+
+/** Datasets whose queries are themselves corpus documents (METHOD.md; BEIR's ignore_identical_ids). */
+const SELF_RETRIEVING = new Set(["arguana", "quora"]);
+
+export function ignoreIdenticalIdsFor(datasetName: string): boolean {
+  return SELF_RETRIEVING.has(datasetName.toLowerCase());
+}
+
+export type QueryEncoder = (texts: readonly string[], queryIds: readonly string[]) => Promise<Float32Array>;
+
+export interface EvaluateDatasetOptions {
+  readonly ks?: readonly number[];
+  readonly cacheDir?: string;
+  /** Defaults to the base encoder. */
+  readonly encodeQueries?: QueryEncoder;
+  readonly ignoreIdenticalIds?: boolean;
+  readonly onCorpusProgress?: (p: CacheProgress) => void;
+}
+
+export interface DatasetEvaluation extends Evaluation {
+  readonly dataset: string;
+  readonly queries: number;
+  readonly ignoreIdenticalIds: boolean;
+}
+
+/** Ranked hits per query id, as a BEIR run (top max(ks)). */
+export function retrieve(index: VectorIndex, queryIds: readonly string[], queryVectors: Float32Array, k: number, ignoreIdenticalIds: boolean): Map<string, ScoredDoc[]> {
+  const hits = index.search(queryVectors, k, ignoreIdenticalIds ? { excludeIds: queryIds } : {});
+  const run = new Map<string, ScoredDoc[]>();
+  queryIds.forEach((qid, i) => run.set(qid, hits[i]!.map((h) => ({ id: h.id, score: h.score }))));
+  return run;
+}
+
+export async function corpusIndexFor(dataset: BeirDataset, encoder: Encoder, opts: Pick<EvaluateDatasetOptions, "cacheDir" | "onCorpusProgress"> = {}): Promise<VectorIndex> {
+  const docs = dataset.corpus.map((d) => ({ id: d.id, text: documentText(d) }));
+  return (await corpusVectors(encoder, docs, { cacheDir: opts.cacheDir, onProgress: opts.onCorpusProgress })).index;
+}
+
+export async function evaluateDataset(dataset: BeirDataset, encoder: Encoder, opts: EvaluateDatasetOptions = {}): Promise<DatasetEvaluation> {
+  const ks = opts.ks ?? DEFAULT_KS;
+  const index = await corpusIndexFor(dataset, encoder, opts);
+  const ids = dataset.queries.map((q) => q.id);
+  const texts = dataset.queries.map((q) => q.text);
+  const qv = opts.encodeQueries ? await opts.encodeQueries(texts, ids) : await encoder.encode(texts);
+  const ignore = opts.ignoreIdenticalIds ?? ignoreIdenticalIdsFor(dataset.name);
+  const run = retrieve(index, ids, qv, Math.max(...ks), ignore);
+  const ev = evaluateRun(dataset.qrels, run, { ks, ignoreIdenticalIds: ignore });
+  return { ...ev, dataset: dataset.name, queries: ev.perQuery.size, ignoreIdenticalIds: ignore };
+}
