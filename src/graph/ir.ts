@@ -33,7 +33,7 @@ export type OpType =
   | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh"
   | "MatMul" | "Gather" | "Reshape" | "Transpose" | "Unsqueeze" | "Shape" | "Expand"
   | "Softmax" | "LogSoftmax" | "LayerNormalization"
-  | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal";
+  | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal" | "Range";
 
 export interface Node {
   readonly op: OpType;

@@ -128,10 +128,16 @@ export function layerNorm(g: Graph, x: Value, scale: Value, bias: Value, epsilon
   const [y, mean, invStd] = g.add(
     "LayerNormalization",
     [x, scale, bias],
-    [{ dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: stat }, { dtype: x.dtype, shape: stat }],
+    // Mean and InvStdDev have ONNX's stash_type (default float32), whatever x's dtype is.
+    [{ dtype: x.dtype, shape: x.shape }, { dtype: "float32", shape: stat }, { dtype: "float32", shape: stat }],
     { axis: { i: -1 }, epsilon: { f: epsilon } },
   );
   return { y: y!, mean: mean!, invStd: invStd! };
+}
+
+/** ONNX Range: start, start + delta, ... below limit (scalar inputs); `length` names the result's dim. */
+export function range(g: Graph, start: Value, limit: Value, delta: Value, length: Dim): Value {
+  return one(g.add("Range", [start, limit, delta], [{ dtype: start.dtype, shape: [length] }]));
 }
 
 export function cast(g: Graph, x: Value, to: DType): Value {
