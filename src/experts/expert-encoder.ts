@@ -1,0 +1,184 @@
+/**
+ * One loaded model serving any number of LoRA experts from ONE ONNX session: the graph is built
+ * in "stacked" mode, where every expert's matrices are graph inputs with a leading expert
+ * axis and `expert_index` picks the expert per row. So one batch can mix queries routed to
+ * different experts, and adding or removing an expert only rebuilds the stacked tensors in
+ * JS, never the session (which takes about a second and a copy of the model's weights).
+ *
+ * The session adapts a fixed set of modules, chosen at create time: the union of the initial
+ * experts' modules plus `targets` (default PEFT's BERT targets, query and value). Later experts
+ * must stay within that set; an expert that skips some of them gets zeros there.
+ */
+import { RouterRetrieverError } from "../errors.js";
+import { CompiledGraph, type Feed } from "../graph/session.js";
+import { buildBertGraph } from "../model/bert-graph.js";
+import { positionIds, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
+import type { ModelSpec } from "../model/spec.js";
+import { makeBatches, type Batch } from "../model/tokenizer.js";
+import { stackExperts, type StackModule } from "./stack.js";
+import { BASE_EXPERT_ID, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
+
+export interface ExpertEncoderOptions {
+  /** ORT intra-op threads (default 1, as Encoder). */
+  readonly threads?: number;
+  /**
+   * Extra PEFT-style targets the session should be able to adapt, so experts added later may
+   * use them (default ["query", "value"]: PEFT's BERT default and the paper's setting).
+   */
+  readonly targets?: readonly string[];
+}
+
+/** Experts and their stacked tensors, swapped as a whole so an encode in flight keeps a consistent view. */
+interface State {
+  readonly experts: readonly LoraExpert[];
+  /** Expert id -> slot in the stacks ("base" -> 0). */
+  readonly slot: ReadonlyMap<string, number>;
+  readonly feeds: Readonly<Record<string, Feed>>;
+}
+
+const DEFAULT_TARGETS = ["query", "value"] as const;
+
+export class ExpertEncoder {
+  private state: State;
+
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly session: CompiledGraph,
+    private readonly outputName: string,
+    private readonly stackModules: readonly StackModule[],
+    experts: readonly LoraExpert[],
+  ) {
+    this.state = this.makeState(experts);
+  }
+
+  static async create(model: LoadedModel, experts: readonly LoraExpert[] = [], opts: ExpertEncoderOptions = {}): Promise<ExpertEncoder> {
+    for (const e of experts) checkExpertFits(e, model);
+    const modules = new Set(resolveTargets(model, opts.targets ?? DEFAULT_TARGETS));
+    for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
+    const { spec, weights } = model;
+    // Targets are passed as full module paths, which matchesTarget accepts by equality.
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] } });
+    const stackModules: StackModule[] = bg.lora.map((l) => ({ module: l.module, inFeatures: l.inFeatures, outFeatures: l.outFeatures, aInput: l.A.name, bInput: l.B.name }));
+    const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
+    try {
+      return new ExpertEncoder(model, session, bg.embedding.name, stackModules, experts);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  get spec(): ModelSpec {
+    return this.model.spec;
+  }
+
+  get dims(): number {
+    return this.model.spec.config.hiddenSize;
+  }
+
+  /** The modules this session can adapt (fixed for its lifetime). */
+  get modules(): readonly string[] {
+    return this.stackModules.map((m) => m.module);
+  }
+
+  get experts(): readonly LoraExpert[] {
+    return this.state.experts;
+  }
+
+  get expertIds(): readonly string[] {
+    return this.state.experts.map((e) => e.id);
+  }
+
+  has(id: string): boolean {
+    return this.state.slot.has(id);
+  }
+
+  /** Replaces the whole expert set; validates everything before changing anything. */
+  setExperts(experts: readonly LoraExpert[]): void {
+    this.state = this.makeState(experts);
+  }
+
+  addExpert(expert: LoraExpert): void {
+    if (this.state.slot.has(expert.id)) throw new RouterRetrieverError("CONFLICT", `expert "${expert.id}" is already loaded; remove it first to replace it`);
+    this.setExperts([...this.state.experts, expert]);
+  }
+
+  /** Returns false when no expert has that id. */
+  removeExpert(id: string): boolean {
+    if (id === BASE_EXPERT_ID || !this.state.slot.has(id)) return false;
+    this.setExperts(this.state.experts.filter((e) => e.id !== id));
+    return true;
+  }
+
+  private makeState(experts: readonly LoraExpert[]): State {
+    const known = new Set(this.stackModules.map((m) => m.module));
+    const slot = new Map<string, number>([[BASE_EXPERT_ID, 0]]);
+    experts.forEach((e, i) => {
+      if (slot.has(e.id)) throw new RouterRetrieverError("CONFLICT", `expert id "${e.id}" is ${e.id === BASE_EXPERT_ID ? "reserved for the base model" : "used twice"}`);
+      checkExpertFits(e, this.model);
+      const extra = [...e.weights.keys()].filter((m) => !known.has(m));
+      if (extra.length > 0) {
+        throw new RouterRetrieverError(
+          "UNSUPPORTED",
+          `expert "${e.id}" adapts ${extra.length} module(s) this session was not built for (e.g. ${extra[0]}); ` +
+            `create the ExpertEncoder with this expert, or with targets covering [${e.config.targetModules.join(", ")}]`,
+        );
+      }
+      slot.set(e.id, i + 1);
+    });
+    return { experts: [...experts], slot, feeds: stackExperts(this.stackModules, experts).feeds };
+  }
+
+  tokenize(texts: readonly string[]): number[][] {
+    return texts.map((t, i) => {
+      if (typeof t !== "string") throw new RouterRetrieverError("BAD_INPUT", `text ${i} is not a string`);
+      return this.model.tokenizer.encode(t);
+    });
+  }
+
+  /**
+   * Embeds texts, row i with expert expertIds[i] ("base" = no LoRA), or all with one expert
+   * when a single id is given. Rows are length-sorted into batches as Encoder.encode does;
+   * experts mix freely within a batch. Output is row-major in input order.
+   */
+  async encode(texts: readonly string[], expertIds: string | readonly string[], opts: EncodeOptions = {}): Promise<Float32Array> {
+    const state = this.state;
+    if (typeof expertIds !== "string" && expertIds.length !== texts.length) {
+      throw new RouterRetrieverError("BAD_INPUT", `${texts.length} texts but ${expertIds.length} expert ids`);
+    }
+    const slots = texts.map((_, i) => {
+      const id = typeof expertIds === "string" ? expertIds : expertIds[i]!;
+      const s = state.slot.get(id);
+      if (s === undefined) throw new RouterRetrieverError("NOT_FOUND", `no expert "${id}" is loaded (loaded: ${[...state.slot.keys()].join(", ")})`);
+      return s;
+    });
+    const d = this.dims;
+    const out = new Float32Array(texts.length * d);
+    const batches = makeBatches(this.tokenize(texts), this.model.tokenizer.padId, opts.batchSize ?? 32, opts.maxTokens ?? 8192);
+    let done = 0;
+    let tokens = 0;
+    for (const b of batches) {
+      const vecs = await this.runBatch(b, state, slots);
+      b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
+      done += b.batchSize;
+      tokens += b.tokens;
+      opts.onProgress?.({ done, total: texts.length, tokens });
+    }
+    return out;
+  }
+
+  private async runBatch(b: Batch, state: State, slots: readonly number[]): Promise<Float32Array> {
+    const res = await this.session.run({
+      ...state.feeds,
+      input_ids: { data: b.inputIds, dims: [b.batchSize, b.seqLen] },
+      attention_mask: { data: b.attentionMask, dims: [b.batchSize, b.seqLen] },
+      position_ids: { data: positionIds(b.seqLen), dims: [b.seqLen] },
+      expert_index: { data: BigInt64Array.from(b.rows, (r) => BigInt(slots[r]!)), dims: [b.batchSize] },
+    });
+    return res[this.outputName]!.data as Float32Array;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
