@@ -5,12 +5,13 @@ import { embedCommand } from "./commands/embed.js";
 import { evalCommand } from "./commands/eval.js";
 import { indexCommand } from "./commands/index.js";
 import { searchCommand } from "./commands/search.js";
+import { trainExpertCommand } from "./commands/train-expert.js";
 
 export function buildCli(): Command {
   const program = new Command("routerretriever")
     .description("RouterRetriever: routing over a mixture of LoRA expert embedding models, on a CPU")
     .version("0.1.0");
-  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand()]) program.addCommand(cmd);
+  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand(), trainExpertCommand()]) program.addCommand(cmd);
   return program;
 }
 

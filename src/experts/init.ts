@@ -6,19 +6,8 @@
  * need an expert that actually changes the output.
  */
 import type { LoadedModel } from "../model/encoder.js";
+import { rng } from "../util/random.js";
 import { linearModules, resolveTargets, checkConfig, type LoraConfig, type LoraExpert, type LoraMatrices, type ExpertMeta } from "./types.js";
-
-/** mulberry32: tiny, fast, good enough for weight init; returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(n: number, bound: number, rand: () => number): Float32Array {
   const out = new Float32Array(n);
@@ -37,7 +26,7 @@ function targetShapes(base: LoadedModel, cfg: LoraConfig): Array<[string, { inFe
 
 /** PEFT's default init: A kaiming-uniform (bound 1/sqrt(in)), B zeros. */
 export function initLora(base: LoadedModel, cfg: LoraConfig, seed: number): Map<string, LoraMatrices> {
-  const rand = seededRandom(seed);
+  const rand = rng(seed);
   const out = new Map<string, LoraMatrices>();
   for (const [m, { inFeatures, outFeatures }] of targetShapes(base, cfg)) {
     out.set(m, { A: uniform(cfg.rank * inFeatures, 1 / Math.sqrt(inFeatures), rand), B: new Float32Array(outFeatures * cfg.rank) });
@@ -66,7 +55,7 @@ export interface RandomExpertOptions extends TestExpertOptions {
 
 /** A with PEFT's init and a non-zero random B, so the expert visibly changes embeddings. */
 export function randomExpert(base: LoadedModel, cfg: LoraConfig, seed: number, opts: RandomExpertOptions = {}): LoraExpert {
-  const rand = seededRandom(seed);
+  const rand = rng(seed);
   const bBound = opts.bBound ?? 0.05;
   const weights = new Map<string, LoraMatrices>();
   for (const [m, { inFeatures, outFeatures }] of targetShapes(base, cfg)) {

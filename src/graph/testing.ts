@@ -8,17 +8,8 @@ import { Graph, type DType, type NumericArray, type Shape, type Value } from "./
 import { cast, mul, reduceSum } from "./ops.js";
 import { CompiledGraph, type Feed } from "./session.js";
 
-/** mulberry32: tiny, deterministic, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../util/random.js";
+import { rng } from "../util/random.js";
 
 export function uniform(rand: () => number, n: number, lo = -1, hi = 1): number[] {
   return Array.from({ length: n }, () => lo + (hi - lo) * rand());

@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { topK, type Hit } from "./topk.js";
-
-/** Seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../util/random.js";
 
 function randomMatrix(rows: number, dims: number, next: () => number, levels?: number): Float32Array {
   const m = new Float32Array(rows * dims);

@@ -1,0 +1,122 @@
+import { basename } from "node:path";
+import { Command } from "commander";
+import { RouterRetrieverError } from "../../errors.js";
+import { loadModel } from "../../model/encoder.js";
+import { resolveModelSpec } from "../../model/spec.js";
+import { trainExpert, type TrainEvent } from "../../training/trainer.js";
+import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { startProgress, type Progress } from "../progress.js";
+
+interface TrainFlags extends ModelFlags {
+  out: string;
+  id?: string;
+  source: string;
+  epochs: string;
+  batchSize: string;
+  lr: string;
+  patience: string;
+  seed: string;
+  rank: string;
+  alpha: string;
+  dropout: string;
+  targets: string;
+  temperature: string;
+  maxPairs?: string;
+  cache?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function number(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new RouterRetrieverError("BAD_INPUT", `${flag} must be a number, got "${value}"`);
+  return n;
+}
+
+export function trainExpertCommand(): Command {
+  return addModelOptions(
+    new Command("train-expert")
+      .description("Train a query-side LoRA expert on a BEIR dataset; saved in PEFT's layout, resumable")
+      .argument("<dataset>", "BEIR dataset folder (train qrels, generated-queries/, or a bare corpus)")
+      .requiredOption("--out <dir>", "expert folder to write (PEFT adapter); state for resuming goes to <dir>.checkpoint")
+      .option("--id <id>", "expert id (default: the dataset folder name)")
+      .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
+      .option("--epochs <n>", "maximum epochs", "10")
+      .option("--batch-size <n>", "pairs per step (in-batch negatives); the paper used 256", "64")
+      .option("--lr <x>", "AdamW learning rate", "1e-4")
+      .option("--patience <n>", "epochs without dev improvement before stopping", "3")
+      .option("--seed <n>", "seed for init, shuffling, dropout", "0")
+      .option("--rank <n>", "LoRA rank", "8")
+      .option("--alpha <n>", "LoRA alpha", "32")
+      .option("--dropout <x>", "LoRA dropout", "0.1")
+      .option("--targets <list>", "LoRA target modules, comma-separated", "query,value")
+      .option("--temperature <x>", "InfoNCE temperature", "0.05")
+      .option("--max-pairs <n>", "train on a random subset of this many pairs")
+      .option("--cache <dir>", "corpus-vector cache folder")
+      .option("--json", "print the result as JSON on stdout")
+      .option("--quiet", "no progress on stderr"),
+  ).action(async (dir: string, flags: TrainFlags) => {
+    const source = flags.source;
+    if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
+    const model = loadModel(resolveModelSpec(flags.model));
+    let bar: Progress | undefined;
+    let lastLoss = NaN;
+    const onEvent = (e: TrainEvent): void => {
+      if (flags.quiet) return;
+      switch (e.kind) {
+        case "setup":
+          process.stderr.write(`train-expert: ${e.message}\n`);
+          break;
+        case "corpus":
+          if (!bar) bar = startProgress("encode corpus", e.total, { unit: "docs" });
+          bar.update(e.done);
+          if (e.done === e.total) { bar.stop(); bar = undefined; }
+          break;
+        case "start":
+          process.stderr.write(`train-expert: ${e.pairs} pairs, ${e.stepsPerEpoch} steps/epoch, ${e.devQueries} dev queries; base dev nDCG@10 ${e.baseDevNdcg10.toFixed(4)}\n`);
+          bar = startProgress("train", e.totalSteps, { unit: "steps" });
+          bar.update(e.resumedEpoch * e.stepsPerEpoch);
+          break;
+        case "step":
+          lastLoss = e.loss;
+          bar?.update(e.step, { epoch: e.epoch, loss: lastLoss.toFixed(4), "pairs/s": e.pairsPerSec.toFixed(1) });
+          break;
+        case "epoch":
+          process.stderr.write(`\nepoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)}, dev nDCG@10 ${e.devNdcg10.toFixed(4)}${e.improved ? " (best so far, kept)" : ""}, ${e.seconds.toFixed(1)} s\n`);
+          break;
+      }
+    };
+    const res = await trainExpert(model, {
+      datasetDir: dir,
+      expertId: flags.id ?? basename(dir),
+      outDir: flags.out,
+      source: source as "auto",
+      epochs: positiveInt(flags.epochs, "--epochs"),
+      batchSize: positiveInt(flags.batchSize, "--batch-size"),
+      lr: number(flags.lr, "--lr"),
+      patience: positiveInt(flags.patience, "--patience"),
+      seed: number(flags.seed, "--seed"),
+      lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
+      temperature: number(flags.temperature, "--temperature"),
+      maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
+      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      cacheDir: flags.cache,
+      onEvent,
+    });
+    bar?.stop();
+    const summary = {
+      expert: res.expert.id,
+      out: flags.out,
+      bestEpoch: res.bestEpoch,
+      baseDevNdcg10: res.baseDevNdcg10,
+      bestDevNdcg10: res.bestDevNdcg10,
+      trainSeconds: res.trainSeconds,
+      secondsToBest: res.secondsToBest,
+      meanStepSeconds: res.meanStepSeconds,
+      pairsPerSec: res.pairsPerSec,
+      history: res.history,
+    };
+    if (flags.json) printJson(summary);
+    else process.stderr.write(`saved ${flags.out}: best epoch ${res.bestEpoch}, dev nDCG@10 ${res.baseDevNdcg10.toFixed(4)} (base) -> ${res.bestDevNdcg10.toFixed(4)}\n`);
+  });
+}
