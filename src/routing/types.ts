@@ -1,0 +1,46 @@
+/**
+ * The router's vocabulary (METHOD.md, "Building the pilot library" and "Routing a query").
+ * A pilot is the mean base embedding of one domain's training queries whose best expert is
+ * the pilot's expert; routing compares a query's base embedding with every pilot.
+ */
+
+/** The candidate that means "no LoRA": always allowed, never an expert folder. */
+export const BASE = "base";
+
+export interface Pilot {
+  /** The expert this pilot votes for ("base" allowed). */
+  readonly expert: string;
+  /** The domain (dataset) whose training queries formed the pilot. */
+  readonly domain: string;
+  /** Mean of the group's base query embeddings (k-means with k = 1), length = dims. */
+  readonly vector: Float32Array;
+  /** How many training queries the group had. */
+  readonly size: number;
+}
+
+export interface PilotLibrary {
+  readonly baseModelId: string;
+  readonly dims: number;
+  /** Candidate experts the library was built over, "base" included. */
+  readonly experts: readonly string[];
+  /** Domains that contributed pilots. */
+  readonly domains: readonly string[];
+  readonly pilots: readonly Pilot[];
+}
+
+/** "mean": average similarity of each expert's pilots (the paper). "max": best single pilot (reference code). */
+export type Aggregate = "mean" | "max";
+export type Similarity = "dot" | "cosine";
+
+export interface RoutingRule {
+  readonly aggregate: Aggregate;
+  readonly similarity: Similarity;
+}
+
+export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
+
+/** One query's routing: the chosen expert and every candidate's score, so it can be explained. */
+export interface RoutingDecision {
+  readonly expert: string;
+  readonly scores: Readonly<Record<string, number>>;
+}
