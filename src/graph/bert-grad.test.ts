@@ -13,39 +13,11 @@
 import { describe, expect, it } from "vitest";
 import type { Feed } from "./session.js";
 import { gradCheckGraph, rng, uniform } from "./testing.js";
-import { buildBertGraph, LINEAR_MODULES } from "../model/bert-graph.js";
-import type { Tensor } from "../model/safetensors.js";
-import type { BertConfig } from "../model/spec.js";
+import { buildBertGraph } from "../model/bert-graph.js";
+import { TINY_BERT_CONFIG, tinyBertWeights } from "../model/tiny-bert.js";
 
-const cfg: BertConfig = {
-  vocabSize: 40, hiddenSize: 32, numLayers: 2, numHeads: 4, intermediateSize: 64,
-  maxPositions: 16, typeVocabSize: 2, layerNormEps: 1e-12, padTokenId: 0,
-};
-
-function randomWeights(seed: number): Map<string, Tensor> {
-  const rand = rng(seed);
-  const w = new Map<string, Tensor>();
-  const put = (name: string, shape: number[], lo: number, hi: number): void => {
-    w.set(name, { shape, data: Float32Array.from(uniform(rand, shape.reduce((a, b) => a * b, 1), lo, hi)) });
-  };
-  const h = cfg.hiddenSize;
-  const layerNorm = (p: string): void => (put(`${p}.weight`, [h], 0.8, 1.2), put(`${p}.bias`, [h], -0.1, 0.1));
-  put("embeddings.word_embeddings.weight", [cfg.vocabSize, h], -1, 1);
-  put("embeddings.position_embeddings.weight", [cfg.maxPositions, h], -0.3, 0.3);
-  put("embeddings.token_type_embeddings.weight", [cfg.typeVocabSize, h], -0.3, 0.3);
-  layerNorm("embeddings.LayerNorm");
-  for (let l = 0; l < cfg.numLayers; l++) {
-    for (const m of LINEAR_MODULES) {
-      const [out, inF] = m === "intermediate.dense" ? [cfg.intermediateSize, h] : m === "output.dense" ? [h, cfg.intermediateSize] : [h, h];
-      const s = 1 / Math.sqrt(inF);
-      put(`encoder.layer.${l}.${m}.weight`, [out, inF], -s, s);
-      put(`encoder.layer.${l}.${m}.bias`, [out], -0.1, 0.1);
-    }
-    layerNorm(`encoder.layer.${l}.attention.output.LayerNorm`);
-    layerNorm(`encoder.layer.${l}.output.LayerNorm`);
-  }
-  return w;
-}
+const cfg = TINY_BERT_CONFIG;
+const randomWeights = tinyBertWeights;
 
 describe("LoRA gradients through a tiny BERT", () => {
   it("match finite differences for every A and B (query, value; 2 layers)", async () => {

@@ -8,12 +8,9 @@ import { Graph, type DType, type NumericArray, type Shape, type Value } from "./
 import { cast, mul, reduceSum } from "./ops.js";
 import { CompiledGraph, type Feed } from "./session.js";
 
-export { rng } from "../util/random.js";
-import { rng } from "../util/random.js";
+export { rng, uniform } from "../util/random.js";
+import { rng, uniform } from "../util/random.js";
 
-export function uniform(rand: () => number, n: number, lo = -1, hi = 1): number[] {
-  return Array.from({ length: n }, () => lo + (hi - lo) * rand());
-}
 
 export interface CheckInput {
   readonly name: string;

@@ -21,3 +21,8 @@ export function shuffled<T>(items: readonly T[], rand: () => number): T[] {
   }
   return out;
 }
+
+/** n floats uniform in [lo, hi). */
+export function uniform(rand: () => number, n: number, lo = -1, hi = 1): number[] {
+  return Array.from({ length: n }, () => lo + (hi - lo) * rand());
+}
