@@ -31,7 +31,10 @@ import { adamWStep, DEFAULT_ADAMW, initAdamW, linearWarmupDecay, type AdamWState
 import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingPair, type TrainingSource } from "./pairs.js";
 
 export interface TrainExpertOptions {
-  readonly datasetDir: string;
+  /** One BEIR dataset folder, or several for a Multi-Task expert. */
+  readonly datasetDirs: readonly string[];
+  /** Multi-Task: down-sample every domain's pairs to the smallest domain's count (METHOD.md). */
+  readonly balance?: boolean;
   readonly expertId: string;
   /** The expert's PEFT folder. Resumable state lives beside it in `<outDir>.checkpoint/`. */
   readonly outDir: string;
@@ -111,32 +114,20 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   const temperature = o.temperature ?? 0.05;
   const adamCfg = { ...DEFAULT_ADAMW, lr: o.lr ?? DEFAULT_ADAMW.lr, weightDecay: o.weightDecay ?? 0 };
 
-  // Data: pairs, dev set, and the frozen base's document vectors.
-  emit({ kind: "setup", message: `loading ${o.datasetDir}` });
-  const corpus = await loadCorpus(o.datasetDir);
-  const loaded = await loadTrainingPairs(o.datasetDir, o.source ?? "auto", seed);
-  let pairs = loaded.pairs;
-  const splitDev = await devFromSplit(o.datasetDir);
-  let dev: DevSet;
-  if (splitDev) dev = splitDev;
-  else {
-    const held = holdOutDev(pairs, o.devFraction ?? 0.1, o.devMaxQueries ?? 200, seed);
-    pairs = held.train;
-    dev = held.dev;
-  }
-  if (o.maxPairs !== undefined && pairs.length > o.maxPairs) pairs = shuffled(pairs, rng(seed + 17)).slice(0, o.maxPairs);
+  // Data per domain: pairs, dev set, and the frozen base's document vectors.
+  if (o.datasetDirs.length === 0) throw new RouterRetrieverError("BAD_INPUT", "trainExpert: no dataset given");
   const baseEncoder = await Encoder.create(model, { threads: o.threads });
-  const index = (
-    await corpusVectors(baseEncoder, corpus.map((d) => ({ id: d.id, text: documentText(d) })), {
-      cacheDir: o.cacheDir,
-      onProgress: (p) => emit({ kind: "corpus", done: p.done, total: p.total }),
-    })
-  ).index;
+  const domains: Domain[] = [];
+  for (const dir of o.datasetDirs) domains.push(await prepareDomain(dir, baseEncoder, o, seed, emit));
   await baseEncoder.close();
-  const missing = pairs.filter((p) => !index.has(p.docId)).length;
-  pairs = pairs.filter((p) => index.has(p.docId));
-  if (pairs.length < 2) throw new RouterRetrieverError("BAD_INPUT", `${o.datasetDir}: fewer than 2 training pairs whose document is in the corpus`);
-  if (missing > 0) emit({ kind: "setup", message: `dropped ${missing} pairs whose document is not in the corpus` });
+  if (o.balance && domains.length > 1) {
+    const smallest = Math.min(...domains.map((d) => d.pairs.length));
+    for (const d of domains) d.pairs = shuffled(d.pairs, rng(seed + 29)).slice(0, smallest);
+    emit({ kind: "setup", message: `balanced: ${smallest} pairs from each of ${domains.length} domains` });
+  }
+  const pairs: DomainPair[] = domains.flatMap((d, di) => d.pairs.map((p) => ({ ...p, domain: di })));
+  if (pairs.length < 2) throw new RouterRetrieverError("BAD_INPUT", `${o.datasetDirs.join(", ")}: fewer than 2 training pairs whose document is in the corpus`);
+  const description = domains.map((d) => d.description).join(" + ");
 
   // Graphs: the training graph (forward + InfoNCE + generated backward) and a stacked-LoRA encoder for dev.
   emit({ kind: "setup", message: "building the training graph" });
@@ -147,13 +138,13 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
 
   const tokenized = model.tokenizer;
   const queryTokens = new Map<string, number[]>();
-  for (const p of pairs) if (!queryTokens.has(p.queryId)) queryTokens.set(p.queryId, tokenized.encode(p.query));
+  for (const p of pairs) if (!queryTokens.has(queryKey(p))) queryTokens.set(queryKey(p), tokenized.encode(p.query));
 
   const stepsPerEpoch = Math.ceil(pairs.length / batchSize);
   const totalSteps = stepsPerEpoch * epochs;
 
   // State: fresh, or resumed from the last committed checkpoint of an identical configuration.
-  const fingerprint = JSON.stringify({ data: loaded.description, pairs: pairs.length, lora, batchSize, epochs, temperature, adamCfg, seed, warm: o.warmupFraction ?? 0.1, model: model.spec.id });
+  const fingerprint = JSON.stringify({ data: description, balance: o.balance ?? false, pairs: pairs.length, lora, batchSize, epochs, temperature, adamCfg, seed, warm: o.warmupFraction ?? 0.1, model: model.spec.id });
   const ckptDir = `${o.outDir.replace(/[\\/]+$/, "")}.checkpoint`;
   let weights = initLora(model, lora, seed);
   const params = (): Float32Array[] => modules.flatMap((m) => [weights.get(m.module)!.A as Float32Array, weights.get(m.module)!.B as Float32Array]);
@@ -161,7 +152,10 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   const asExpert = (w: ReadonlyMap<string, LoraMatrices>): LoraExpert => ({ id: o.expertId, config: lora, baseModelId: model.spec.id, weights: w, meta: {} });
   const devScore = async (expert: LoraExpert | undefined): Promise<number> => {
     devEncoder.setExperts(expert ? [expert] : []);
-    return devNdcg10(devEncoder, index, dev, expert ? expert.id : "base");
+    // Multi-Task: the mean over domains, so a large domain cannot drown the others.
+    let sum = 0;
+    for (const d of domains) sum += await devNdcg10(devEncoder, d.index, d.dev, expert ? expert.id : "base");
+    return sum / domains.length;
   };
 
   let state: CheckpointState;
@@ -177,7 +171,7 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
     const base = await devScore(undefined);
     state = { version: 1, fingerprint, epoch: 0, step: 0, adamStep: 0, history: [], bestEpoch: 0, bestDevNdcg10: base, baseDevNdcg10: base, trainSeconds: 0, secondsToBest: 0, stepSeconds: [], weightsFile: "", bestFile: "" };
   }
-  emit({ kind: "start", totalSteps, stepsPerEpoch, pairs: pairs.length, devQueries: dev.queries.size, baseDevNdcg10: state.baseDevNdcg10, resumedEpoch: state.epoch });
+  emit({ kind: "start", totalSteps, stepsPerEpoch, pairs: pairs.length, devQueries: domains.reduce((n, d) => n + d.dev.queries.size, 0), baseDevNdcg10: state.baseDevNdcg10, resumedEpoch: state.epoch });
 
   let stale = state.history.length - state.bestEpoch;
   for (let epoch = state.epoch + 1; epoch <= epochs && stale < patience; epoch++) {
@@ -189,7 +183,7 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
       const ts = performance.now();
       const batch = order.slice(s * batchSize, (s + 1) * batchSize);
       if (batch.length < 2) continue; // InfoNCE needs at least one in-batch negative
-      const feeds = stepFeeds(batch, queryTokens, index, modules, weights, lora.dropout, tokenized.padId, rng(seed * 7919 + step * 31 + 1));
+      const feeds = stepFeeds(batch, queryTokens, domains, modules, weights, lora.dropout, tokenized.padId, rng(seed * 7919 + step * 31 + 1));
       const out = await session.run(feeds);
       const loss = (out[tg.loss.name]!.data as Float32Array)[0]!;
       if (!Number.isFinite(loss)) throw new RouterRetrieverError("INTERNAL", `training diverged: loss ${loss} at step ${step}`);
@@ -237,10 +231,11 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
     meta: {
       domain: o.domain ?? o.expertId,
       training: {
-        description: loaded.description,
-        source: loaded.source,
+        description,
+        sources: domains.map((d) => d.source),
         pairs: pairs.length,
-        dev: dev.description,
+        balanced: o.balance ?? false,
+        dev: domains.map((d) => d.dev.description).join(" + "),
         batchSize,
         epochs,
         bestEpoch: state.bestEpoch,
@@ -268,27 +263,66 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   };
 }
 
+interface Domain {
+  readonly dir: string;
+  pairs: TrainingPair[];
+  readonly dev: DevSet;
+  readonly index: VectorIndex;
+  readonly description: string;
+  readonly source: TrainingSource;
+}
+
+type DomainPair = TrainingPair & { readonly domain: number };
+
+function queryKey(p: DomainPair): string {
+  return `${p.domain}:${p.queryId}`;
+}
+
+/** One domain's pairs (minus the dev hold-out), its dev set, and its cached corpus vectors. */
+async function prepareDomain(dir: string, baseEncoder: Encoder, o: TrainExpertOptions, seed: number, emit: (e: TrainEvent) => void): Promise<Domain> {
+  emit({ kind: "setup", message: `loading ${dir}` });
+  const corpus = await loadCorpus(dir);
+  const loaded = await loadTrainingPairs(dir, o.source ?? "auto", seed);
+  let pairs = loaded.pairs;
+  let dev = await devFromSplit(dir);
+  if (!dev) {
+    const held = holdOutDev(pairs, o.devFraction ?? 0.1, o.devMaxQueries ?? 200, seed);
+    pairs = held.train;
+    dev = held.dev;
+  }
+  if (o.maxPairs !== undefined && pairs.length > o.maxPairs) pairs = shuffled(pairs, rng(seed + 17)).slice(0, o.maxPairs);
+  const index = (
+    await corpusVectors(baseEncoder, corpus.map((d) => ({ id: d.id, text: documentText(d) })), {
+      cacheDir: o.cacheDir,
+      onProgress: (p) => emit({ kind: "corpus", done: p.done, total: p.total }),
+    })
+  ).index;
+  const missing = pairs.filter((p) => !index.has(p.docId)).length;
+  if (missing > 0) emit({ kind: "setup", message: `${dir}: dropped ${missing} pairs whose document is not in the corpus` });
+  return { dir, pairs: pairs.filter((p) => index.has(p.docId)), dev, index, description: loaded.description, source: loaded.source };
+}
+
 function stepFeeds(
-  batch: readonly TrainingPair[],
+  batch: readonly DomainPair[],
   queryTokens: ReadonlyMap<string, number[]>,
-  index: VectorIndex,
+  domains: readonly Domain[],
   modules: ReadonlyArray<{ module: string; inFeatures: number; outFeatures: number; A: { name: string }; B: { name: string }; dropoutMask?: { name: string } }>,
   weights: ReadonlyMap<string, LoraMatrices>,
   dropout: number,
   padId: number,
   rand: () => number,
 ): Record<string, Feed> {
-  const [b] = makeBatches(batch.map((p) => queryTokens.get(p.queryId)!), padId, batch.length);
+  const [b] = makeBatches(batch.map((p) => queryTokens.get(queryKey(p))!), padId, batch.length);
   const rows = b!.rows.map((r) => batch[r]!);
   const n = rows.length;
-  const d = index.dims;
+  const d = domains[0]!.index.dims;
   const docs = new Float32Array(n * d);
-  rows.forEach((p, i) => docs.set(index.get(p.docId)!, i * d));
+  rows.forEach((p, i) => docs.set(domains[p.domain]!.index.get(p.docId)!, i * d));
   const labels = new Float32Array(n * n);
   const mask = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
     labels[i * n + i] = 1;
-    for (let j = 0; j < n; j++) if (j !== i && rows[j]!.docId === rows[i]!.docId) mask[i * n + j] = -1e9;
+    for (let j = 0; j < n; j++) if (j !== i && rows[j]!.docId === rows[i]!.docId && rows[j]!.domain === rows[i]!.domain) mask[i * n + j] = -1e9;
   }
   const feeds: Record<string, Feed> = {
     input_ids: { data: b!.inputIds, dims: [n, b!.seqLen] },

@@ -22,6 +22,7 @@ interface TrainFlags extends ModelFlags {
   targets: string;
   temperature: string;
   maxPairs?: string;
+  balance?: boolean;
   cache?: string;
   json?: boolean;
   quiet?: boolean;
@@ -37,7 +38,7 @@ export function trainExpertCommand(): Command {
   return addModelOptions(
     new Command("train-expert")
       .description("Train a query-side LoRA expert on a BEIR dataset; saved in PEFT's layout, resumable")
-      .argument("<dataset>", "BEIR dataset folder (train qrels, generated-queries/, or a bare corpus)")
+      .argument("<datasets...>", "BEIR dataset folder(s): train qrels, generated-queries/, or a bare corpus; several = Multi-Task")
       .requiredOption("--out <dir>", "expert folder to write (PEFT adapter); state for resuming goes to <dir>.checkpoint")
       .option("--id <id>", "expert id (default: the dataset folder name)")
       .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
@@ -51,11 +52,12 @@ export function trainExpertCommand(): Command {
       .option("--dropout <x>", "LoRA dropout", "0.1")
       .option("--targets <list>", "LoRA target modules, comma-separated", "query,value")
       .option("--temperature <x>", "InfoNCE temperature", "0.05")
-      .option("--max-pairs <n>", "train on a random subset of this many pairs")
+      .option("--max-pairs <n>", "train on a random subset of this many pairs (per dataset)")
+      .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")
       .option("--cache <dir>", "corpus-vector cache folder")
       .option("--json", "print the result as JSON on stdout")
       .option("--quiet", "no progress on stderr"),
-  ).action(async (dir: string, flags: TrainFlags) => {
+  ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
     const model = loadModel(resolveModelSpec(flags.model));
@@ -87,8 +89,9 @@ export function trainExpertCommand(): Command {
       }
     };
     const res = await trainExpert(model, {
-      datasetDir: dir,
-      expertId: flags.id ?? basename(dir),
+      datasetDirs: dirs,
+      balance: flags.balance ?? false,
+      expertId: flags.id ?? (dirs.length === 1 ? basename(dirs[0]!) : "multitask"),
       outDir: flags.out,
       source: source as "auto",
       epochs: positiveInt(flags.epochs, "--epochs"),
