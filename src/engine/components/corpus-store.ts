@@ -1,0 +1,167 @@
+/**
+ * The searchable corpus: a VectorIndex (base-model document embeddings) plus the documents
+ * themselves, committed together.
+ *
+ *   <dir>/index/      VectorIndex (index/store.ts): vectors, ids, manifest
+ *   <dir>/docs.jsonl  append-only, one {"id","title","text"} object per line
+ *
+ * Crash safety rides on the index's own commit point. The manifest's meta records how many
+ * bytes of docs.jsonl are committed, so one atomic manifest rename commits both the new rows
+ * and the new document lines. An append writes the lines after the committed length (cutting
+ * off any tail a killed writer left), fsyncs, then commits the index with the new length.
+ * A kill before the manifest rename leaves the old manifest, which describes an intact prefix
+ * of both files; a kill after it is a completed add. Open reads only the committed prefix and
+ * checks that its ids are exactly the index's ids, in order.
+ */
+import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { RouterRetrieverError } from "../../errors.js";
+import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../index/store.js";
+import { writeFileAtomic } from "../../util/atomic.js";
+import type { StoredDocument } from "../types.js";
+
+export const INDEX_DIR = "index";
+export const DOCS_FILE = "docs.jsonl";
+/** Manifest meta keys; bumping the format would need a migration, so they are fixed names. */
+const META_DOCS_BYTES = "docsBytes";
+
+export class CorpusStore {
+  private docs = new Map<string, StoredDocument>();
+
+  private constructor(
+    readonly dir: string,
+    private index: VectorIndex,
+    private docsBytes: number,
+    docs: readonly StoredDocument[],
+  ) {
+    for (const d of docs) this.docs.set(d.id, d);
+  }
+
+  /** Opens the corpus in `dir`, creating an empty one when there is none. */
+  static open(dir: string, spec: IndexSpec): CorpusStore {
+    const indexDir = join(dir, INDEX_DIR);
+    const index = existsSync(join(indexDir, MANIFEST_FILE))
+      ? openIndex(indexDir, { modelId: spec.modelId, dims: spec.dims, pooling: spec.pooling, normalized: spec.normalized })
+      : createIndex(indexDir, spec, { overwrite: true });
+    const bytes = committedDocsBytes(index);
+    // Created up front with a directory fsync, so a committed manifest never names a file whose
+    // directory entry a power cut could still lose.
+    if (bytes === 0 && !existsSync(join(dir, DOCS_FILE))) writeFileAtomic(join(dir, DOCS_FILE), "");
+    const docs = readCommittedDocs(join(dir, DOCS_FILE), bytes);
+    const ids = index.ids;
+    if (docs.length !== index.committedSize || docs.some((d, i) => d.id !== ids[i])) {
+      throw new RouterRetrieverError(
+        "PARSE_ERROR",
+        `${join(dir, DOCS_FILE)}: corrupt store: ${docs.length} committed documents do not match the index's ${index.committedSize} ids`,
+      );
+    }
+    return new CorpusStore(dir, index, bytes, docs);
+  }
+
+  get size(): number {
+    return this.index.committedSize;
+  }
+
+  get dims(): number {
+    return this.index.dims;
+  }
+
+  get modelId(): string {
+    return this.index.manifest.modelId;
+  }
+
+  has(id: string): boolean {
+    return this.docs.has(id);
+  }
+
+  get(id: string): StoredDocument | undefined {
+    return this.docs.get(id);
+  }
+
+  /** Exact top-k over every committed document, one list per query row. */
+  search(queryVectors: Float32Array, k: number): IndexHit[][] {
+    return this.index.search(queryVectors, k);
+  }
+
+  /**
+   * Appends and commits documents with their base embeddings (row i = docs[i]). Returns once
+   * the commit is on disk. On failure nothing is committed and the in-memory state is reloaded
+   * from disk, so a failed append leaves the store exactly as it was.
+   */
+  append(docs: readonly StoredDocument[], vectors: Float32Array): void {
+    if (docs.length === 0) return;
+    for (const d of docs) if (this.docs.has(d.id)) throw new RouterRetrieverError("CONFLICT", `document id "${d.id}" is already in the store`);
+    const lines = Buffer.from(docs.map((d) => JSON.stringify({ id: d.id, title: d.title, text: d.text }) + "\n").join(""), "utf8");
+    const next = this.docsBytes + lines.byteLength;
+    try {
+      writeAt(join(this.dir, DOCS_FILE), this.docsBytes, lines);
+      this.index.add(docs.map((d) => d.id), vectors);
+      this.index.setMeta({ ...(this.index.manifest.meta ?? {}), [META_DOCS_BYTES]: next });
+      this.index.save();
+    } catch (err) {
+      // The index keeps uncommitted rows in memory after a failed save; reopening drops them.
+      this.index = openIndex(join(this.dir, INDEX_DIR));
+      throw err;
+    }
+    this.docsBytes = next;
+    for (const d of docs) this.docs.set(d.id, d);
+  }
+}
+
+function committedDocsBytes(index: VectorIndex): number {
+  const v = index.manifest.meta?.[META_DOCS_BYTES];
+  if (v === undefined) {
+    if (index.committedSize === 0) return 0;
+    throw new RouterRetrieverError("PARSE_ERROR", `${index.dir}: index has ${index.committedSize} rows but no committed documents length; it was not written by this store`);
+  }
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new RouterRetrieverError("PARSE_ERROR", `${index.dir}: manifest meta.${META_DOCS_BYTES} is not a byte count`);
+  return v;
+}
+
+function readCommittedDocs(path: string, bytes: number): StoredDocument[] {
+  if (bytes === 0) return [];
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt store: documents file missing (${bytes} bytes committed)`, { cause: err });
+  }
+  const buf = Buffer.alloc(bytes);
+  try {
+    if (fstatSync(fd).size < bytes) throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt store: documents file shorter than its committed ${bytes} bytes`);
+    for (let off = 0; off < bytes; ) {
+      const n = readSync(fd, buf, off, bytes - off, off);
+      if (n === 0) throw new RouterRetrieverError("PARSE_ERROR", `${path}: unexpected end of file`);
+      off += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const text = buf.toString("utf8");
+  if (!text.endsWith("\n")) throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt store: committed documents do not end at a line end`);
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((line, i) => {
+      try {
+        const o = JSON.parse(line) as StoredDocument;
+        if (typeof o.id !== "string" || typeof o.title !== "string" || typeof o.text !== "string") throw new Error("expected id, title and text strings");
+        return { id: o.id, title: o.title, text: o.text };
+      } catch (err) {
+        throw new RouterRetrieverError("PARSE_ERROR", `${path}:${i + 1}: corrupt store: ${(err as Error).message}`, { cause: err });
+      }
+    });
+}
+
+/** Writes `data` at `offset`, dropping whatever an interrupted writer left past it, then fsyncs. */
+function writeAt(path: string, offset: number, data: Uint8Array): void {
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT, 0o644);
+  try {
+    if (fstatSync(fd).size < offset) throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt store: documents file shrank below its committed length`);
+    ftruncateSync(fd, offset);
+    for (let off = 0; off < data.byteLength; ) off += writeSync(fd, data, off, data.byteLength - off, offset + off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

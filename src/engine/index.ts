@@ -1,0 +1,7 @@
+/** The engine: open a store, search with routing, manage documents and experts. */
+export { RouterRetriever } from "./router-retriever.js";
+export type { InternalOpenOptions as RouterRetrieverOpenOptions } from "./methods/open.js";
+export type { PilotDomainsProvider } from "./components/pilot-state.js";
+export { checkExpertName } from "./components/safe-path.js";
+export { MAX_ID_LENGTH } from "./methods/add-documents.js";
+export * from "./types.js";

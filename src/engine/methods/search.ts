@@ -1,0 +1,78 @@
+/**
+ * Search, as the paper runs it: two forward passes per query.
+ *   1. all queries through the plain base model (one batch);
+ *   2. route each by its base embedding against the pilot library;
+ *   3. the queries routed to an expert through the stacked-expert session (one batch, each row
+ *      with its own expert); a query routed to "base" reuses its pass-1 embedding, which is
+ *      exactly what a second base pass would compute;
+ *   4. exact top-k over the shared document index (documents are base embeddings).
+ * Taking many queries at once is what lets the service's micro-batcher run one batch per pass.
+ */
+import { RouterRetrieverError } from "../../errors.js";
+import { route } from "../../routing/router.js";
+import { BASE, type RoutingDecision } from "../../routing/types.js";
+import { snippet } from "../components/snippet.js";
+import type { EngineState } from "../state.js";
+import type { SearchResult } from "../types.js";
+
+interface Decision extends RoutingDecision {
+  readonly note?: string;
+}
+
+export async function searchBatch(s: EngineState, queries: readonly string[], k: number): Promise<SearchResult[]> {
+  if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
+  queries.forEach((q, i) => {
+    if (typeof q !== "string" || q.trim() === "") throw new RouterRetrieverError("BAD_INPUT", `query ${i} must be a non-empty string`);
+  });
+  if (!Number.isInteger(k) || k <= 0) throw new RouterRetrieverError("BAD_INPUT", `k must be a positive integer, got ${String(k)}`);
+  const n = queries.length;
+  if (n === 0) return [];
+  const d = s.base.dims;
+  const one = { batchSize: n, maxTokens: Number.POSITIVE_INFINITY };
+
+  const baseVecs = await s.base.encode(queries, one);
+  // No await between reading the active experts and handing ids to the expert session, so an
+  // expert removed concurrently cannot vanish between routing and encoding.
+  const decisions = decide(s, baseVecs);
+  const routed = decisions.flatMap((dec, i) => (dec.expert === BASE ? [] : [i]));
+  const pending = routed.length > 0 ? s.experts.encode(routed.map((i) => queries[i]!), routed.map((i) => decisions[i]!.expert), one) : undefined;
+
+  const vecs = baseVecs;
+  if (pending) {
+    const ev = await pending;
+    routed.forEach((row, j) => vecs.set(ev.subarray(j * d, (j + 1) * d), row * d));
+  }
+  const hits = s.corpus.search(vecs, k);
+  return decisions.map((dec, i) => ({
+    expert: dec.expert,
+    scores: dec.scores,
+    ...(dec.note !== undefined ? { routingNote: dec.note } : {}),
+    hits: hits[i]!.map((h) => {
+      const doc = s.corpus.get(h.id);
+      return { id: h.id, score: h.score, title: doc?.title ?? "", snippet: doc ? snippet(doc.text, queries[i]!) : "" };
+    }),
+  }));
+}
+
+/**
+ * Routing over the active experts. Scores are reported for every active candidate; one the
+ * library has no pilot for is left out of `scores` (it cannot win) and named in the note.
+ */
+function decide(s: EngineState, baseVecs: Float32Array): Decision[] {
+  const n = baseVecs.length / s.base.dims;
+  const active = s.experts.expertIds;
+  const lib = s.pilots.library(active);
+  if (!lib) {
+    const note = active.length > 0 ? "no pilot library is loaded, so every query uses the base model" : undefined;
+    return Array.from({ length: n }, () => ({ expert: BASE, scores: {}, ...(note ? { note } : {}) }));
+  }
+  const allowed = new Set([BASE, ...active]);
+  const withPilots = new Set(lib.pilots.map((p) => p.expert));
+  const unroutable = active.filter((e) => !withPilots.has(e));
+  const note = unroutable.length > 0 ? `no pilots yet for ${unroutable.join(", ")}: the router cannot choose ${unroutable.length === 1 ? "it" : "them"}` : undefined;
+  return route(lib, baseVecs, s.rule, allowed).map((dec) => {
+    const scores: Record<string, number> = {};
+    for (const [e, v] of Object.entries(dec.scores)) if (Number.isFinite(v)) scores[e] = v;
+    return { expert: dec.expert, scores, ...(note ? { note } : {}) };
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * The library facade: one open store with its model, experts and router. Each verb lives in
+ * its own file under methods/ (Orama style); this class only holds the state and forwards.
+ *
+ *   const rr = await RouterRetriever.open({ storeDir, expertsDir, pilotsPath });
+ *   await rr.addDocuments([{ id: "d1", title: "", text: "..." }]);
+ *   const { expert, scores, hits } = await rr.search("query", 10);
+ *   await rr.close();
+ *
+ * Safe for concurrent use within one process: searches run freely, writes are serialised.
+ * One process per store folder (the index refuses a commit when another writer got there first).
+ */
+import { addDocuments } from "./methods/add-documents.js";
+import { addExpert } from "./methods/add-expert.js";
+import { health } from "./methods/health.js";
+import { listExperts } from "./methods/list-experts.js";
+import { openState, type InternalOpenOptions } from "./methods/open.js";
+import { removeExpert } from "./methods/remove-expert.js";
+import { searchBatch } from "./methods/search.js";
+import type { EngineState } from "./state.js";
+import type { AddDocumentsOptions, AddDocumentsResult, AddExpertResult, DocumentInput, ExpertInfo, Health, SearchResult, StoredDocument } from "./types.js";
+
+export class RouterRetriever {
+  private constructor(private readonly s: EngineState) {}
+
+  static async open(opts: InternalOpenOptions): Promise<RouterRetriever> {
+    return new RouterRetriever(await openState(opts));
+  }
+
+  /** One query: route, embed with base + chosen expert, exact top-k. */
+  async search(query: string, k = 10): Promise<SearchResult> {
+    return (await searchBatch(this.s, [query], k))[0]!;
+  }
+
+  /** Many queries in one base batch and one expert batch (what the service's micro-batcher calls). */
+  searchBatch(queries: readonly string[], k = 10): Promise<SearchResult[]> {
+    return searchBatch(this.s, queries, k);
+  }
+
+  addDocuments(docs: readonly DocumentInput[], opts?: AddDocumentsOptions): Promise<AddDocumentsResult> {
+    return addDocuments(this.s, docs, opts);
+  }
+
+  addExpert(name: string): Promise<AddExpertResult> {
+    return addExpert(this.s, name);
+  }
+
+  removeExpert(name: string): Promise<{ removed: string; active: string[] }> {
+    return removeExpert(this.s, name);
+  }
+
+  listExperts(): ExpertInfo[] {
+    return listExperts(this.s);
+  }
+
+  health(): Health {
+    return health(this.s);
+  }
+
+  getDocument(id: string): StoredDocument | undefined {
+    return this.s.corpus.get(id);
+  }
+
+  hasDocument(id: string): boolean {
+    return this.s.corpus.has(id);
+  }
+
+  get documentCount(): number {
+    return this.s.corpus.size;
+  }
+
+  get modelId(): string {
+    return this.s.model.spec.id;
+  }
+
+  /** Waits for pending writes, then releases both ONNX sessions. */
+  async close(): Promise<void> {
+    if (this.s.closed) return;
+    await this.s.writes.run(() => {
+      this.s.closed = true;
+    });
+    await Promise.all([this.s.base.close(), this.s.experts.close()]);
+  }
+}

@@ -1,0 +1,107 @@
+/** The engine's public vocabulary: what a user of `RouterRetriever` passes in and gets back. */
+import type { ModelSpec } from "../model/spec.js";
+import type { RoutingRule } from "../routing/types.js";
+
+export interface OpenProgress {
+  /** What is happening now: loading the model, compiling sessions, loading experts, ... */
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface OpenOptions {
+  /** The store folder (created when absent): document index, documents, expert registry. */
+  readonly storeDir: string;
+  /** A HuggingFace-layout model folder, "default" / undefined for the bundled MiniLM, or a spec. */
+  readonly model?: string | ModelSpec;
+  /** The folder holding expert folders (PEFT layout), one per expert, named by expert id. */
+  readonly expertsDir: string;
+  /**
+   * A pilot library file (routing/pilots.ts format). When the store holds its own copy (made
+   * the first time adding an expert extended the library), that copy is used instead, unless
+   * this file changed since the copy was made.
+   */
+  readonly pilotsPath?: string;
+  /** Routing rule (default: the paper's mean of dot products). */
+  readonly rule?: RoutingRule;
+  /** ONNX Runtime intra-op threads per session (default 1). */
+  readonly threads?: number;
+  readonly onProgress?: (p: OpenProgress) => void;
+  /** Non-fatal problems found at open (an expert folder that no longer loads, ...). Default: console.warn. */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface DocumentInput {
+  readonly id: string;
+  readonly title?: string;
+  readonly text: string;
+}
+
+export interface StoredDocument {
+  readonly id: string;
+  readonly title: string;
+  readonly text: string;
+}
+
+export interface SearchHit {
+  readonly id: string;
+  /** Dot product of the (normalised) query and document embeddings. */
+  readonly score: number;
+  readonly title: string;
+  /** A short window of the text, placed at the first query word it contains. */
+  readonly snippet: string;
+}
+
+export interface SearchResult {
+  /** The expert the router chose ("base" = no LoRA). */
+  readonly expert: string;
+  /** Every candidate's routing score (higher is better); empty when no pilot library is loaded. */
+  readonly scores: Readonly<Record<string, number>>;
+  /** Why the router could not choose among experts, when it could not (e.g. no pilot library). */
+  readonly routingNote?: string;
+  readonly hits: readonly SearchHit[];
+}
+
+export interface AddDocumentsOptions {
+  readonly onProgress?: (p: { done: number; total: number }) => void;
+  /** Documents per committed chunk (default 256): an interrupted bulk add keeps whole chunks. */
+  readonly chunkSize?: number;
+}
+
+export interface AddDocumentsResult {
+  readonly added: number;
+  readonly total: number;
+}
+
+export interface ExpertInfo {
+  readonly name: string;
+  /** Loaded and allowed as a routing candidate. */
+  readonly active: boolean;
+  /** Active and the pilot library has pilots for it, so the router can actually pick it. */
+  readonly routable: boolean;
+  readonly pilots: number;
+  readonly domain?: string;
+  /** Why a folder in expertsDir is not active when that is not the user's choice. */
+  readonly error?: string;
+}
+
+export interface AddExpertResult {
+  readonly expert: ExpertInfo;
+  /** Pilots added to the library for it (0 when the library already had some or none could be made). */
+  readonly pilotsAdded: number;
+  /** A human-readable explanation when the expert is loaded but the router cannot pick it yet. */
+  readonly note?: string;
+}
+
+export interface Health {
+  readonly status: "ok";
+  readonly modelId: string;
+  readonly dims: number;
+  readonly documents: number;
+  readonly experts: { readonly active: number; readonly routable: number; readonly available: number };
+  readonly pilots: number;
+  readonly rule: RoutingRule;
+  readonly storeDir: string;
+  readonly warnings: readonly string[];
+  readonly uptimeSeconds: number;
+}
