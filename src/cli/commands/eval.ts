@@ -1,7 +1,9 @@
 import { basename } from "node:path";
 import { Command } from "commander";
 import { loadBeirDataset } from "../../evaluation/beir.js";
-import { evaluateDataset, ignoreIdenticalIdsFor } from "../../evaluation/evaluate.js";
+import { evaluateDataset, ignoreIdenticalIdsFor, type QueryEncoder } from "../../evaluation/evaluate.js";
+import { ExpertEncoder } from "../../experts/expert-encoder.js";
+import { loadExpert } from "../../experts/peft.js";
 import { DEFAULT_KS } from "../../evaluation/metrics.js";
 import { addModelOptions, markdownTable, openEncoder, pct, printJson, positiveInt, type ModelFlags } from "../common.js";
 import { startProgress } from "../progress.js";
@@ -14,22 +16,32 @@ export function evalCommand(): Command {
       .option("--split <name>", "qrels split", "test")
       .option("--ks <list>", "cutoffs, comma-separated", DEFAULT_KS.join(","))
       .option("--ignore-identical-ids <bool>", "drop retrieved docs whose id equals the query id (default: only arguana, quora)")
+      .option("--expert <dir>", "encode queries with this LoRA expert (a PEFT folder); documents stay base")
       .option("--cache <dir>", "corpus-vector cache folder (default: $ROUTERRETRIEVER_CACHE or ~/.cache/routerretriever)")
       .option("--json", "print the metrics as JSON (fractions) on stdout")
       .option("--quiet", "no progress on stderr"),
-  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; cache?: string; json?: boolean; quiet?: boolean }) => {
+  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; expert?: string; cache?: string; json?: boolean; quiet?: boolean }) => {
     const ks = flags.ks.split(",").map((k) => positiveInt(k.trim(), "--ks"));
     const enc = await openEncoder(flags);
+    let encodeQueries: QueryEncoder | undefined;
+    let expertEncoder: ExpertEncoder | undefined;
+    if (flags.expert) {
+      const expert = loadExpert(flags.expert, enc.model);
+      expertEncoder = await ExpertEncoder.create(enc.model, [expert], { threads: positiveInt(flags.threads ?? "1", "--threads") });
+      const ee = expertEncoder;
+      encodeQueries = (texts) => ee.encode(texts, expert.id);
+    }
     const results: Record<string, Record<string, number | string>> = {};
     for (const dir of dirs) {
       const ds = await loadBeirDataset(dir, flags.split);
       const ignore = flags.ignoreIdenticalIds === undefined ? ignoreIdenticalIdsFor(ds.name) : flags.ignoreIdenticalIds === "true";
       const bar = startProgress(`encode ${ds.name} corpus`, ds.corpus.length, { unit: "docs", quiet: flags.quiet });
-      const ev = await evaluateDataset(ds, enc, { ks, cacheDir: flags.cache, ignoreIdenticalIds: ignore, onCorpusProgress: (p) => bar.update(p.done) });
+      const ev = await evaluateDataset(ds, enc, { ks, cacheDir: flags.cache, ignoreIdenticalIds: ignore, encodeQueries, onCorpusProgress: (p) => bar.update(p.done) });
       bar.stop();
       results[ds.name] = { ...ev.mean, queries: ev.queries };
     }
     await enc.close();
+    await expertEncoder?.close();
     const names = Object.keys(results);
     if (flags.json) {
       // One dataset: the metrics object itself (what scripts expect); several: keyed by dataset.
