@@ -44,3 +44,18 @@ export interface RoutingDecision {
   readonly expert: string;
   readonly scores: Readonly<Record<string, number>>;
 }
+
+/**
+ * Per-query nDCG@10 of every candidate on one query set: candidate -> queryId -> nDCG@10.
+ * Only queries with at least one relevant document appear (METHOD.md: others are not evaluated).
+ */
+export type CandidateScores = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/**
+ * What every router (RouterRetriever and the paper's baselines) looks like to the experiment
+ * code: base query embeddings in (row-major, n rows), one decision per query out.
+ */
+export interface QueryRouter {
+  readonly name: string;
+  route(baseVectors: Float32Array, n: number): RoutingDecision[];
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { RouterRetrieverError } from "../errors.js";
+import { pilotRouter, route } from "./router.js";
+import { BASE, PAPER_RULE, type Pilot, type PilotLibrary } from "./types.js";
+
+function lib(pilots: Array<[string, number[]]>, experts?: string[]): PilotLibrary {
+  const ps: Pilot[] = pilots.map(([expert, v], i) => ({ expert, domain: `d${i}`, vector: Float32Array.from(v), size: 1 }));
+  return {
+    baseModelId: "test/model",
+    dims: pilots[0]![1].length,
+    experts: experts ?? [...new Set(pilots.map((p) => p[0]))],
+    domains: ps.map((p) => p.domain),
+    pilots: ps,
+  };
+}
+
+const q = (...v: number[]): Float32Array => Float32Array.from(v);
+
+describe("route", () => {
+  it("mean (paper) and max (reference code) disagree on a constructed case", () => {
+    // Expert A: one pilot right on the query (sim 0.9), one opposite (-0.5): mean 0.2, max 0.9.
+    // Expert B: one pilot with sim 0.5: mean 0.5, max 0.5.
+    const L = lib([
+      ["A", [0.9, 0]],
+      ["A", [-0.5, 0]],
+      ["B", [0.5, 0.3]],
+    ]);
+    const mean = route(L, q(1, 0), { aggregate: "mean", similarity: "dot" })[0]!;
+    const max = route(L, q(1, 0), { aggregate: "max", similarity: "dot" })[0]!;
+    expect(mean.expert).toBe("B");
+    expect(mean.scores.A).toBeCloseTo(0.2, 6);
+    expect(mean.scores.B).toBeCloseTo(0.5, 6);
+    expect(max.expert).toBe("A");
+    expect(max.scores.A).toBeCloseTo(0.9, 6);
+  });
+
+  it("dot prefers a long pilot at an angle, cosine the aligned short one", () => {
+    const L = lib([
+      ["A", [3, 3]],
+      ["B", [0.5, 0]],
+    ]);
+    const dot = route(L, q(1, 0), { aggregate: "mean", similarity: "dot" })[0]!;
+    const cos = route(L, q(1, 0), { aggregate: "mean", similarity: "cosine" })[0]!;
+    expect(dot.expert).toBe("A");
+    expect(dot.scores).toEqual({ A: 3, B: 0.5 });
+    expect(cos.expert).toBe("B");
+    expect(cos.scores.A).toBeCloseTo(Math.SQRT1_2, 6);
+    expect(cos.scores.B).toBeCloseTo(1, 6);
+  });
+
+  it("cosine with a zero query or pilot is 0, not NaN", () => {
+    const L = lib([
+      ["A", [0, 0]],
+      ["B", [1, 0]],
+    ]);
+    const [d] = route(L, q(0, 0), { aggregate: "mean", similarity: "cosine" });
+    expect(d!.scores).toEqual({ A: 0, B: 0 });
+  });
+
+  it("ties go to the expert listed first in the library", () => {
+    const L = lib(
+      [
+        ["x", [1, 0]],
+        [BASE, [1, 0]],
+      ],
+      [BASE, "x"],
+    );
+    expect(route(L, q(1, 0), PAPER_RULE)[0]!.expert).toBe(BASE);
+    const L2 = { ...L, experts: ["x", BASE] };
+    expect(route(L2, q(1, 0), PAPER_RULE)[0]!.expert).toBe("x");
+  });
+
+  it("routes every row, and scores list every candidate (-Infinity without pilots)", () => {
+    const L = lib(
+      [
+        ["A", [1, 0]],
+        ["B", [0, 1]],
+      ],
+      [BASE, "A", "B", "C"],
+    );
+    const ds = route(L, q(1, 0, 0, 1, 0.2, 0.1), PAPER_RULE);
+    expect(ds.map((d) => d.expert)).toEqual(["A", "B", "A"]);
+    expect(Object.keys(ds[0]!.scores)).toEqual([BASE, "A", "B", "C"]);
+    expect(ds[0]!.scores[BASE]).toBe(-Infinity);
+    expect(ds[0]!.scores.C).toBe(-Infinity);
+  });
+
+  it("`allowed` restricts the candidates; with no allowed pilot it falls back to base, or refuses", () => {
+    const L = lib(
+      [
+        ["A", [1, 0]],
+        ["B", [0, 1]],
+      ],
+      [BASE, "A", "B"],
+    );
+    const d = route(L, q(1, 0), PAPER_RULE, new Set([BASE, "B"]))[0]!;
+    expect(d.expert).toBe("B");
+    expect(Object.keys(d.scores)).toEqual([BASE, "B"]);
+    expect(route(L, q(1, 0), PAPER_RULE, new Set([BASE]))[0]!.expert).toBe(BASE);
+    expect(() => route(L, q(1, 0), PAPER_RULE, new Set(["C"]))).toThrow(RouterRetrieverError);
+  });
+
+  it("refuses a buffer that is not whole vectors, and a wrong n through the QueryRouter", () => {
+    const L = lib([["A", [1, 0]]]);
+    expect(() => route(L, q(1, 0, 1), PAPER_RULE)).toThrow(/whole number/);
+    const r = pilotRouter(L);
+    expect(r.route(q(1, 0, 0, 1), 2)).toHaveLength(2);
+    expect(() => r.route(q(1, 0, 0, 1), 3)).toThrow(/expected 3 x 2/);
+  });
+});
