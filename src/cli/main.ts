@@ -5,13 +5,15 @@ import { embedCommand } from "./commands/embed.js";
 import { evalCommand } from "./commands/eval.js";
 import { indexCommand } from "./commands/index.js";
 import { searchCommand } from "./commands/search.js";
+import { serveCommand } from "./commands/serve.js";
 import { trainExpertCommand } from "./commands/train-expert.js";
+import { experimentCommand } from "./commands/experiment.js";
 
 export function buildCli(): Command {
   const program = new Command("routerretriever")
     .description("RouterRetriever: routing over a mixture of LoRA expert embedding models, on a CPU")
     .version("0.1.0");
-  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand(), trainExpertCommand()]) program.addCommand(cmd);
+  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand(), trainExpertCommand(), experimentCommand(), serveCommand()]) program.addCommand(cmd);
   return program;
 }
 

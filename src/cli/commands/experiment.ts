@@ -1,0 +1,60 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { RouterRetrieverError } from "../../errors.js";
+import { defaultDomains, runExperiment } from "../../experiment/run.js";
+import { table1, writeExperiment } from "../../experiment/report.js";
+import { loadModel } from "../../model/encoder.js";
+import { resolveModelSpec } from "../../model/spec.js";
+import { sharedDatasetsDir } from "../../util/paths.js";
+import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { startProgress, type Progress } from "../progress.js";
+
+export function experimentCommand(): Command {
+  return addModelOptions(
+    new Command("experiment")
+      .description("Run every system (base, Multi-Task, experts, router baselines, RouterRetriever, oracles) on every dataset")
+      .option("--datasets <dir>", "folder of BEIR datasets (default ../shared/datasets)")
+      .option("--names <list>", "datasets to use, comma-separated", "scifact,arguana,cosqa,cranfield,cisi,cacm")
+      .option("--experts <dir>", "folder holding one PEFT expert per dataset name", "results/experts")
+      .option("--multitask <dir>", "the Multi-Task LoRA (default <experts>/multitask when present)")
+      .option("--pilot-queries <n>", "training queries per domain for the pilot library", "300")
+      .option("--seed <n>", "seed for sampling", "0")
+      .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment")
+      .option("--cache <dir>", "corpus-vector cache folder")
+      .option("--json", "print the systems' scores as JSON on stdout")
+      .option("--quiet", "no progress on stderr"),
+  ).action(async (flags: ModelFlags & { datasets?: string; names: string; experts: string; multitask?: string; pilotQueries: string; seed: string; out: string; cache?: string; json?: boolean; quiet?: boolean }) => {
+    const datasets = flags.datasets ?? sharedDatasetsDir();
+    if (!datasets) throw new RouterRetrieverError("NOT_FOUND", "no datasets folder: pass --datasets (../shared/datasets is absent)");
+    const names = flags.names.split(",").map((n) => n.trim()).filter(Boolean);
+    const experts = new Map(names.filter((n) => existsSync(join(flags.experts, n, "adapter_config.json"))).map((n) => [n, join(flags.experts, n)] as [string, string]));
+    const multitaskDir = flags.multitask ?? (existsSync(join(flags.experts, "multitask", "adapter_config.json")) ? join(flags.experts, "multitask") : undefined);
+    const model = loadModel(resolveModelSpec(flags.model));
+    let bar: Progress | undefined;
+    let stage = "";
+    const res = await runExperiment(model, {
+      domains: defaultDomains(datasets, names, experts),
+      experts,
+      multitaskDir,
+      maxPilotQueriesPerDomain: positiveInt(flags.pilotQueries, "--pilot-queries"),
+      seed: Number(flags.seed),
+      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      cacheDir: flags.cache,
+      onProgress: (s, done, total) => {
+        if (flags.quiet) return;
+        if (s !== stage) {
+          bar?.stop();
+          stage = s;
+          bar = startProgress(s, total, { unit: "items" });
+        }
+        bar!.update(done);
+      },
+    });
+    bar?.stop();
+    const command = `routerretriever experiment ${process.argv.slice(3).join(" ")}`.trim();
+    writeExperiment(flags.out, res, command);
+    if (flags.json) printJson(res.systems);
+    else console.log(table1(res));
+  });
+}

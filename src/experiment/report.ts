@@ -1,0 +1,87 @@
+/** Writes an experiment's outputs: Table 1 as markdown, per-query JSON, and the two SVG figures. */
+import { join } from "node:path";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
+import { pca2 } from "./pca.js";
+import type { ExperimentResult } from "./run.js";
+import { routingSharesSvg, scatterSvg, type ScatterPoint } from "./svg.js";
+
+function mean(xs: readonly number[]): number | undefined {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
+}
+
+const fmt = (x: number | undefined): string => (x === undefined ? "-" : (100 * x).toFixed(1));
+
+/** Datasets as columns, systems as rows, averages over the with-expert and no-expert groups. */
+export function table1(r: ExperimentResult): string {
+  const noExpert = r.datasets.filter((d) => !r.withExpert.includes(d));
+  const header = [...r.withExpert, "Avg (expert)", ...noExpert, "Avg (no expert)", "Avg (all)"];
+  const lines = [`| system | ${header.join(" | ")} |`, `| --- | ${header.map(() => "---:").join(" | ")} |`];
+  for (const s of r.systems) {
+    const v = (ds: readonly string[]) => ds.map((d) => s.ndcg[d]);
+    const cells = [
+      ...v(r.withExpert).map(fmt),
+      fmt(mean(v(r.withExpert).filter((x): x is number => x !== undefined))),
+      ...v(noExpert).map(fmt),
+      fmt(mean(v(noExpert).filter((x): x is number => x !== undefined))),
+      fmt(mean(v(r.datasets).filter((x): x is number => x !== undefined))),
+    ];
+    lines.push(`| ${s.system} | ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+export function pilotTable(r: ExperimentResult): string {
+  const lines = ["| domain | pilot queries from | expert | queries in group |", "| --- | --- | --- | ---: |"];
+  for (const p of r.library.pilots) lines.push(`| ${p.domain} | ${r.pilotSources[p.domain] ?? "?"} | ${p.expert} | ${p.size} |`);
+  return lines.join("\n");
+}
+
+export function writeExperiment(outDir: string, r: ExperimentResult, command: string): void {
+  const md = [
+    "# RouterRetriever on our datasets: nDCG@10 (x100), BEIR test splits",
+    "",
+    `Produced by: \`${command}\``,
+    "",
+    table1(r),
+    "",
+    "Candidates for routing: " + r.candidates.join(", ") + ". Routers choose one candidate per query from base embeddings; oracles are upper bounds.",
+    "",
+    "## Pilot library",
+    "",
+    pilotTable(r),
+    "",
+    "Figures: routing.svg (where each dataset's queries went, RouterRetriever vs InstanceOracle), projection.svg (PCA of test-query base embeddings and pilots).",
+    "",
+  ].join("\n");
+  writeFileAtomic(join(outDir, "table1.md"), md);
+  writeJsonAtomic(join(outDir, "results.json"), {
+    datasets: r.datasets,
+    withExpert: r.withExpert,
+    candidates: r.candidates,
+    systems: r.systems,
+    pilots: r.library.pilots.map((p) => ({ expert: p.expert, domain: p.domain, size: p.size })),
+    pilotSources: r.pilotSources,
+    perQuery: r.perQuery,
+  });
+
+  const rr = r.systems.find((s) => s.system === "RouterRetriever");
+  const io = r.systems.find((s) => s.system === "InstanceOracle");
+  if (rr?.routing && io?.routing) {
+    const rows = r.datasets.map((d) => ({ dataset: d, bars: [{ system: "RouterRetriever", counts: rr.routing![d] ?? {} }, { system: "InstanceOracle", counts: io.routing![d] ?? {} }] }));
+    writeFileAtomic(join(outDir, "routing.svg"), routingSharesSvg(rows, r.candidates, "Where each dataset's test queries were routed"));
+  }
+
+  const pts = [...r.projectionSample.map((s) => s.vector), ...r.library.pilots.map((p) => p.vector)];
+  const dims = pts[0]?.length ?? 0;
+  if (dims > 0) {
+    const flat = new Float32Array(pts.length * dims);
+    pts.forEach((v, i) => flat.set(v, i * dims));
+    const xy = pca2(flat, pts.length, dims);
+    const points: ScatterPoint[] = pts.map((_, i) => {
+      const isPilot = i >= r.projectionSample.length;
+      const pilot = isPilot ? r.library.pilots[i - r.projectionSample.length]! : undefined;
+      return { x: xy[2 * i]!, y: xy[2 * i + 1]!, group: pilot ? pilot.domain : r.projectionSample[i]!.dataset, ...(pilot ? { label: pilot.expert } : {}) };
+    });
+    writeFileAtomic(join(outDir, "projection.svg"), scatterSvg(points, r.datasets, "Test queries (dots) and pilots (triangles), base embeddings, PCA"));
+  }
+}
