@@ -1,0 +1,75 @@
+/**
+ * Routing cost: a RouterRetriever query takes two passes (base embedding -> route -> base +
+ * expert embedding) where a plain retriever takes one. Measures per-query time of base-only
+ * encoding vs route + expert encoding at batch 1 and 32, in the same process, same texts.
+ * Writes bench/results/routing.json.
+ *
+ *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5]
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { ExpertEncoder } from "../src/experts/expert-encoder.js";
+import { randomExpert } from "../src/experts/init.js";
+import { loadExpert } from "../src/experts/peft.js";
+import type { LoraExpert } from "../src/experts/types.js";
+import { Encoder, loadModel } from "../src/model/encoder.js";
+import { defaultModelSpec } from "../src/model/spec.js";
+import { route } from "../src/routing/router.js";
+import { BASE, PAPER_RULE, type PilotLibrary } from "../src/routing/types.js";
+import { writeJsonAtomic } from "../src/util/atomic.js";
+import { projectRoot } from "../src/util/paths.js";
+import { rng } from "../src/util/random.js";
+
+const { values } = parseArgs({ options: { experts: { type: "string", default: join(projectRoot, "results", "experts") }, reps: { type: "string", default: "5" } } });
+const model = loadModel(defaultModelSpec());
+const cfg = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
+const experts: LoraExpert[] = ["scifact", "arguana", "cosqa"].map((name, i) => {
+  const dir = join(values.experts!, name);
+  return existsSync(join(dir, "adapter_config.json")) ? loadExpert(dir, model, { id: name }) : randomExpert(model, cfg, i + 1, { id: name });
+});
+const base = await Encoder.create(model, { threads: 1 });
+const enc = await ExpertEncoder.create(model, experts, { threads: 1 });
+
+// A pilot library of realistic size: 6 domains x 4 candidates, random unit vectors.
+const rand = rng(3);
+const dims = base.dims;
+const candidates = [BASE, ...experts.map((e) => e.id)];
+const lib: PilotLibrary = {
+  baseModelId: model.spec.id,
+  dims,
+  experts: candidates,
+  domains: ["a", "b", "c", "d", "e", "f"],
+  pilots: ["a", "b", "c", "d", "e", "f"].flatMap((domain) => candidates.map((expert) => ({ expert, domain, size: 10, vector: Float32Array.from({ length: dims }, () => rand() - 0.5) }))),
+};
+const words = "protein cell gene study effect argument policy python function list sort string aircraft wing flow library index search".split(" ");
+const query = (i: number) => Array.from({ length: 8 + (i % 8) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ");
+
+const reps = Number(values.reps);
+const rows: Record<string, number | string>[] = [];
+for (const batch of [1, 32]) {
+  const texts = Array.from({ length: batch }, (_, i) => query(i));
+  const time = async (f: () => Promise<unknown>): Promise<number> => {
+    await f();
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) await f();
+    return (performance.now() - t0) / reps;
+  };
+  const baseMs = await time(() => base.encode(texts));
+  let routeMs = 0;
+  const routedMs = await time(async () => {
+    const bv = await base.encode(texts);
+    const t = performance.now();
+    const decisions = route(lib, bv, PAPER_RULE);
+    routeMs = performance.now() - t;
+    return enc.encode(texts, decisions.map((d) => d.expert));
+  });
+  rows.push({ batch, baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2), routedMsPerQuery: +(routedMs / batch).toFixed(2), routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4), ratio: +(routedMs / baseMs).toFixed(2) });
+}
+console.table(rows);
+const out = join(projectRoot, "bench", "results", "routing.json");
+writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), pilots: lib.pilots.length, rows });
+console.log(`written ${out}`);
+await base.close();
+await enc.close();
