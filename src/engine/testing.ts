@@ -123,3 +123,53 @@ export async function makeFixture(model: LoadedModel = loadModel(defaultModelSpe
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }
+
+export interface SyntheticDomain {
+  readonly name: string;
+  /** The domain's own (random) expert; undefined = the domain is served by the base model. */
+  readonly expert?: string;
+  readonly queries: readonly { readonly id: string; readonly text: string }[];
+}
+
+/**
+ * Experts and a pilot library shaped like a real deployment, for benchmarks and screenshots
+ * before trained experts exist: one random LoRA expert per domain that has one, and labels
+ * where each domain's queries are won by its own expert (the base model for a domain without
+ * one). Routing then depends on real query geometry, and the second pass on real LoRA weights;
+ * only retrieval quality is meaningless.
+ */
+export async function writeSyntheticRouting(model: LoadedModel, dir: string, domains: readonly SyntheticDomain[]): Promise<{ expertsDir: string; pilotsPath: string }> {
+  const expertsDir = join(dir, "experts");
+  mkdirSync(expertsDir, { recursive: true });
+  const experts = domains.flatMap((d) => (d.expert !== undefined ? [d.expert] : []));
+  experts.forEach((id, i) => saveExpert(join(expertsDir, id), randomExpert(model, FIXTURE_LORA, 201 + i, { id, bBound: 0.02 })));
+  const candidates = [BASE, ...experts];
+  const enc = await Encoder.create(model);
+  const d = model.spec.config.hiddenSize;
+  const items: Array<Omit<PilotLabels["labels"][number], "best">> = [];
+  try {
+    for (const dom of domains) {
+      const vecs = await enc.encode(dom.queries.map((q) => q.text));
+      const winner = dom.expert ?? BASE;
+      dom.queries.forEach((q, i) => {
+        const scores: Record<string, number> = {};
+        for (const c of candidates) scores[c] = c === winner ? 1 : c === BASE ? 0.5 : 0.2;
+        items.push({ domain: dom.name, queryId: q.id, text: q.text, scores, vector: vecs.slice(i * d, (i + 1) * d) });
+      });
+    }
+  } finally {
+    await enc.close();
+  }
+  const labels = relabel({
+    baseModelId: model.spec.id,
+    dims: d,
+    candidates,
+    domains: domains.map((x) => (x.expert !== undefined ? { name: x.name, expert: x.expert } : { name: x.name })),
+    allZero: "skip",
+    sampling: { maxQueriesPerDomain: 500, seed: 0 },
+    labels: items,
+  });
+  const pilotsPath = join(dir, "pilots.json");
+  savePilotLibrary(pilotsPath, libraryFromLabels(labels), labels);
+  return { expertsDir, pilotsPath };
+}

@@ -20,6 +20,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import type { ExpertEncoder } from "../../experts/expert-encoder.js";
+import type { Encoder } from "../../model/encoder.js";
 import { addExpertToLibrary, removeExpertFromLibrary, scoreExpertOnLabels } from "../../routing/incremental.js";
 import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../../routing/persist.js";
 import type { DomainCorpus } from "../../routing/pilots.js";
@@ -30,7 +31,7 @@ export const STORE_PILOTS_FILE = "pilots.json";
 const ORIGIN_FILE = "pilots-origin.json";
 
 /** Supplies the corpora (index + qrels) the labels were scored on, by domain name. Costly: called only when needed. */
-export type PilotDomainsProvider = (domains: readonly string[]) => Promise<readonly DomainCorpus[]>;
+export type PilotDomainsProvider = (domains: readonly string[], base: Encoder) => Promise<readonly DomainCorpus[]>;
 
 export interface PilotAddOutcome {
   readonly pilotsAdded: number;
@@ -105,7 +106,7 @@ export class PilotState {
    * labelled training queries and regroups (routing/incremental.ts). Never throws for a missing
    * prerequisite; it explains it in `note` instead, since the expert itself is still usable.
    */
-  async addExpert(name: string, domain: string | undefined, encoder: ExpertEncoder): Promise<PilotAddOutcome> {
+  async addExpert(name: string, domain: string | undefined, encoder: ExpertEncoder, base: Encoder): Promise<PilotAddOutcome> {
     const full = this.full;
     const cannot = (why: string): PilotAddOutcome => ({
       pilotsAdded: 0,
@@ -115,7 +116,7 @@ export class PilotState {
     if (full.library.experts.includes(name)) return { pilotsAdded: 0 };
     if (!full.labels) return cannot(`${this.source} has no pilot labels (save the library with its labels to allow incremental adds)`);
     if (!this.domains) return cannot("no domain corpora were configured to score the new expert on the labelled training queries");
-    const corpora = await this.domains(full.labels.domains.map((d) => d.name));
+    const corpora = await this.domains(full.labels.domains.map((d) => d.name), base);
     const scores = await scoreExpertOnLabels({ encoder, labels: full.labels, domains: corpora, expertId: name });
     const ownDomain = full.labels.domains.find((d) => d.name === domain && d.expert === undefined)?.name;
     const next = addExpertToLibrary(full.library, full.labels, name, scores, ownDomain !== undefined ? { domain: ownDomain } : {});

@@ -34,7 +34,7 @@ export async function addExpert(s: EngineState, name: string): Promise<AddExpert
     // A scoring failure must not undo a good expert: it stays active, unroutable, and says why.
     let outcome: { pilotsAdded: number; note?: string };
     try {
-      outcome = await s.pilots.addExpert(name, expert.meta.domain, s.experts);
+      outcome = await s.pilots.addExpert(name, expert.meta.domain, s.experts, s.base);
     } catch (err) {
       outcome = { pilotsAdded: 0, note: `expert "${name}" is active, but giving it pilots failed: ${err instanceof Error ? err.message : String(err)}` };
       s.warn(outcome.note!);

@@ -6,7 +6,8 @@
  *      with its own expert); a query routed to "base" reuses its pass-1 embedding, which is
  *      exactly what a second base pass would compute;
  *   4. exact top-k over the shared document index (documents are base embeddings).
- * Taking many queries at once is what lets the service's micro-batcher run one batch per pass.
+ * Taking many queries at once is what lets the service's micro-batcher make one encoder call per
+ * pass for all of them, and one top-k scan of the corpus.
  */
 import { RouterRetrieverError } from "../../errors.js";
 import { route } from "../../routing/router.js";
@@ -14,6 +15,9 @@ import { BASE, type RoutingDecision } from "../../routing/types.js";
 import { snippet } from "../components/snippet.js";
 import type { EngineState } from "../state.js";
 import type { SearchResult } from "../types.js";
+
+/** Padded tokens per ONNX run within a pass (see searchBatch). */
+export const PASS_MAX_TOKENS = 512;
 
 interface Decision extends RoutingDecision {
   readonly note?: string;
@@ -28,7 +32,11 @@ export async function searchBatch(s: EngineState, queries: readonly string[], k:
   const n = queries.length;
   if (n === 0) return [];
   const d = s.base.dims;
-  const one = { batchSize: n, maxTokens: Number.POSITIVE_INFINITY };
+  // One encoder call per pass over all queries; inside it the encoder sorts rows by length and
+  // cuts runs at PASS_MAX_TOKENS padded tokens. Measured here (96 demo queries, 65 tokens mean,
+  // 256 max, 1 thread): one padded run of 32 cost 89 ms/query, runs of <= 512 tokens 17 ms,
+  // one query at a time 16.5 ms. Padding every row to the longest is what a single run costs.
+  const one = { batchSize: n, maxTokens: PASS_MAX_TOKENS };
 
   const baseVecs = await s.base.encode(queries, one);
   // No await between reading the active experts and handing ids to the expert session, so an

@@ -1,0 +1,172 @@
+/**
+ * Load benchmark for `routerretriever serve`, loopback only, bounded in requests and time.
+ *
+ *   npx tsx bench/service.ts [--seconds 20] [--max-requests 3000] [--threads 1] [--k 10]
+ *
+ * Starts the real CLI server in a child process over the committed demo corpus (600 documents)
+ * with synthetic experts and pilots (bench/service-setup.ts), then, for 1, 8 and 32 concurrent
+ * clients, sends POST /api/search with demo queries (seeded order) until the time or request
+ * bound is hit. Reports throughput and p50/p99 latency per level and the server's micro-batch
+ * sizes; any non-200 reply fails the run (exit 1). Writes bench/results/service.json.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../src/util/atomic.js";
+import { projectRoot } from "../src/util/paths.js";
+import { rng, shuffled } from "../src/util/random.js";
+import { demoQueries, prepareDemoRouting, spawnServer } from "./service-setup.js";
+
+const LEVELS = [1, 8, 32] as const;
+const WARMUP = 16;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  return v;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+interface LevelResult {
+  clients: number;
+  requests: number;
+  errors: number;
+  seconds: number;
+  throughputPerSecond: number;
+  latencyMs: { p50: number; p99: number; mean: number; max: number };
+  meanBatchSize: number;
+  batches: number;
+  routedTo: Record<string, number>;
+}
+
+interface BatchStats {
+  batches: number;
+  queries: number;
+}
+
+async function batchStats(url: string): Promise<BatchStats> {
+  const h = (await (await fetch(`${url}/api/health`)).json()) as { service: { batching: BatchStats } };
+  return h.service.batching;
+}
+
+async function runLevel(url: string, clients: number, queries: readonly string[], k: number, seconds: number, maxRequests: number): Promise<LevelResult> {
+  const latencies: number[] = [];
+  const routedTo: Record<string, number> = {};
+  let errors = 0;
+  let issued = 0;
+  let next = 0;
+  const firstErrors: string[] = [];
+  const before = await batchStats(url);
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (issued < maxRequests && performance.now() < deadline) {
+      issued++;
+      const query = queries[next++ % queries.length]!;
+      const start = performance.now();
+      try {
+        const res = await fetch(`${url}/api/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, k }) });
+        const body = (await res.json()) as { expert?: string; hits?: unknown[]; error?: { code: string; message: string } };
+        if (res.status !== 200 || !Array.isArray(body.hits)) throw new Error(`${res.status} ${body.error?.code}: ${body.error?.message}`);
+        latencies.push(performance.now() - start);
+        routedTo[body.expert!] = (routedTo[body.expert!] ?? 0) + 1;
+      } catch (err) {
+        errors++;
+        if (firstErrors.length < 3) firstErrors.push((err as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  const after = await batchStats(url);
+  if (firstErrors.length > 0) console.error(`errors at ${clients} clients: ${firstErrors.join(" | ")}`);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  const batches = after.batches - before.batches;
+  return {
+    clients,
+    requests: latencies.length + errors,
+    errors,
+    seconds: round(elapsed),
+    throughputPerSecond: round(latencies.length / elapsed),
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p99: round(percentile(sorted, 99)),
+      mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+      max: round(sorted[sorted.length - 1] ?? NaN),
+    },
+    meanBatchSize: round((after.queries - before.queries) / Math.max(1, batches)),
+    batches,
+    routedTo,
+  };
+}
+
+async function main(): Promise<void> {
+  const seconds = arg("--seconds", 20);
+  const maxRequests = arg("--max-requests", 3000);
+  const threads = arg("--threads", 1);
+  const k = arg("--k", 10);
+  const loadAtStart = Math.round(loadavg()[0]! * 100) / 100;
+  const dir = mkdtempSync(join(tmpdir(), "rr-bench-service-"));
+  let server: Awaited<ReturnType<typeof spawnServer>> | undefined;
+  try {
+    console.error("preparing synthetic experts and pilots ...");
+    const setup = await prepareDemoRouting(dir);
+    console.error("starting the server (indexes the demo corpus on first run) ...");
+    server = await spawnServer(
+      ["--store", setup.storeDir, "--experts", setup.expertsDir, "--pilots", setup.pilotsPath, "--corpus", setup.corpusPath, "--port", "0", "--read-only", "--threads", String(threads)],
+      (line) => {
+        if (!line.startsWith("indexing")) console.error(`  server: ${line}`);
+      },
+    );
+    if (!/^http:\/\/(127\.|\[::1\])/.test(server.url)) throw new Error(`refusing to load a non-loopback server: ${server.url}`);
+    const queries = shuffled(demoQueries().map((q) => q.text), rng(7));
+    await runLevel(server.url, 4, queries, k, 60, WARMUP);
+
+    const results: LevelResult[] = [];
+    for (const clients of LEVELS) {
+      console.error(`${clients} concurrent client(s): up to ${maxRequests} requests or ${seconds} s ...`);
+      results.push(await runLevel(server.url, clients, queries, k, seconds, maxRequests));
+    }
+
+    const table = [
+      "| clients | requests | errors | throughput (req/s) | p50 (ms) | p99 (ms) | mean batch |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...results.map((r) => `| ${r.clients} | ${r.requests} | ${r.errors} | ${r.throughputPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.meanBatchSize} |`),
+    ].join("\n");
+    console.log(table);
+    const out = {
+      benchmark: "service",
+      date: new Date().toISOString(),
+      // The cores are shared with other jobs; the load average says how busy they were.
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version, loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: Math.round(loadavg()[0]! * 100) / 100 },
+      setup: {
+        corpus: "demo/corpus.jsonl (600 documents: scifact, arguana, cosqa, cranfield)",
+        queries: `demo/queries.jsonl (${queries.length} test queries, seeded order; arguana's are whole arguments, up to 256 tokens)`,
+        experts: "random LoRA (rank 8, alpha 32, query+value) for scifact, arguana, cosqa; synthetic pilots from the demo queries",
+        k,
+        ortThreads: threads,
+        batching: { maxWaitMs: 5, maxBatch: 32 },
+        bounds: { secondsPerLevel: seconds, maxRequestsPerLevel: maxRequests },
+      },
+      results,
+      table,
+    };
+    writeJsonAtomic(join(projectRoot, "bench", "results", "service.json"), out);
+    console.error("wrote bench/results/service.json");
+    if (results.some((r) => r.errors > 0)) {
+      console.error("FAILED: some requests returned errors");
+      process.exitCode = 1;
+    }
+  } finally {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

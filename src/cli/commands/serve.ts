@@ -1,0 +1,126 @@
+/**
+ * `routerretriever serve`: the HTTP API and web page over a store. With no --store it serves
+ * the demo: the committed sample corpus (indexed into ~/.cache/routerretriever/demo-store on
+ * first run, with a progress bar), demo/experts and demo/pilots.json when they exist (base-only
+ * routing until then).
+ */
+import { randomBytes } from "node:crypto";
+import { Command } from "commander";
+import { RouterRetriever } from "../../engine/router-retriever.js";
+import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
+import { readDocumentsJsonl } from "../../engine/components/jsonl-docs.js";
+import { RouterRetrieverError } from "../../errors.js";
+import { isLoopbackHost } from "../../service/auth.js";
+import { demoPaths } from "../../service/demo.js";
+import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
+import { positiveInt } from "../common.js";
+import { startProgress } from "../progress.js";
+
+interface ServeFlags {
+  store?: string;
+  experts?: string;
+  pilots?: string;
+  corpus?: string;
+  pilotDomains?: string;
+  model: string;
+  threads: string;
+  host: string;
+  port: string;
+  token?: string;
+  readOnly?: boolean;
+  maxBody: string;
+  batchWait: string;
+  batchMax: string;
+  quiet?: boolean;
+}
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
+    .option("--store <dir>", "store folder (created if absent); default: the demo store in the cache folder")
+    .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
+    .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
+    .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
+    .option("--pilot-domains <dir>", "BEIR datasets folder, to give newly added experts pilots from the library's labels")
+    .option("--model <dir>", "HuggingFace-layout BERT model folder, or 'default' (all-MiniLM-L6-v2)", "default")
+    .option("--threads <n>", "ONNX Runtime intra-op threads per session", "1")
+    .option("--host <host>", "address to bind", "127.0.0.1")
+    .option("--port <n>", "port (0 = any free port)", "8080")
+    .option("--token <token>", "Bearer token for write endpoints (or ROUTERRETRIEVER_TOKEN); on loopback one is generated when absent")
+    .option("--read-only", "disable write endpoints")
+    .option("--max-body <bytes>", "largest request body", String(1 << 20))
+    .option("--batch-wait <ms>", "longest wait to fill a search batch", "5")
+    .option("--batch-max <n>", "most queries per search batch", "32")
+    .option("--quiet", "no progress output")
+    .action(async (flags: ServeFlags) => {
+      const demo = flags.store === undefined;
+      const paths = demoPaths();
+      const storeDir = flags.store ?? paths.storeDir;
+      const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
+      if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
+      const pilotsPath = flags.pilots ?? (demo ? paths.pilotsPath : undefined);
+      const corpusPath = flags.corpus ?? (demo ? paths.corpusPath : undefined);
+      const readOnly = flags.readOnly === true;
+      let token = flags.token ?? process.env.ROUTERRETRIEVER_TOKEN;
+      let generated = false;
+      if (token === undefined && !readOnly && isLoopbackHost(flags.host)) {
+        token = randomBytes(18).toString("base64url");
+        generated = true;
+      }
+      const port = Number(flags.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RouterRetrieverError("BAD_INPUT", `--port must be 0..65535, got "${flags.port}"`);
+      const serviceOpts: ServiceOptions = {
+        host: flags.host,
+        port,
+        token,
+        readOnly,
+        limits: { maxBodyBytes: positiveInt(flags.maxBody, "--max-body") },
+        batching: { maxWaitMs: Number(flags.batchWait), maxBatch: positiveInt(flags.batchMax, "--batch-max") },
+      };
+      // Refuse an unsafe configuration before spending seconds loading the model.
+      checkServiceOptions(serviceOpts);
+      const say = (m: string): void => {
+        if (!flags.quiet) process.stderr.write(`${m}\n`);
+      };
+
+      say(`opening store ${storeDir}`);
+      const rr = await RouterRetriever.open({
+        storeDir,
+        expertsDir,
+        pilotsPath,
+        model: flags.model,
+        threads: positiveInt(flags.threads, "--threads"),
+        pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,
+        onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
+      });
+      if (corpusPath !== undefined) {
+        const missing = readDocumentsJsonl(corpusPath).filter((d) => !rr.hasDocument(d.id));
+        if (missing.length > 0) {
+          const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
+          await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
+          bar.stop();
+        }
+      }
+      const h = rr.health();
+      say(`${h.documents} documents, ${h.experts.active} active experts (${h.experts.routable} routable), ${h.pilots} pilots`);
+      if (demo && h.experts.active === 0) say(`no experts in ${expertsDir} yet: every query uses the base model`);
+
+      const svc = await startService(rr, serviceOpts);
+      process.stderr.write(`listening on ${svc.url}\n`);
+      if (readOnly) say("write endpoints disabled (--read-only)");
+      else if (generated) say(`write token (generated for this run; pass --token or ROUTERRETRIEVER_TOKEN to choose one): ${token}`);
+
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          resolve();
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+      say("shutting down");
+      await svc.close();
+      await rr.close();
+    });
+}

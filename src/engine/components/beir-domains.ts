@@ -1,0 +1,36 @@
+/**
+ * Domain corpora for scoring a new expert on the pilot labels, read from a folder of BEIR
+ * datasets (<dir>/<domain>/corpus.jsonl, ...). Each corpus is embedded by the base model once
+ * and cached (index/encode-corpus.ts); the relevance judgments are rebuilt the way expert
+ * training and pilot building read them (training/pairs.ts: train qrels, else generated
+ * queries, else pseudo-queries), so the labels' query ids find their judgments.
+ */
+import { join } from "node:path";
+import { RouterRetrieverError } from "../../errors.js";
+import { documentText, loadCorpus } from "../../evaluation/beir.js";
+import { corpusVectors } from "../../index/encode-corpus.js";
+import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
+import { loadTrainingPairs } from "../../training/pairs.js";
+import { existsSync } from "node:fs";
+import type { PilotDomainsProvider } from "./pilot-state.js";
+
+export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: string; seed?: number } = {}): PilotDomainsProvider {
+  const loaded = new Map<string, DomainCorpus>();
+  return async (names, base) => {
+    const out: DomainCorpus[] = [];
+    for (const name of names) {
+      let c = loaded.get(name);
+      if (!c) {
+        const dir = join(datasetsDir, name);
+        if (!existsSync(dir)) throw new RouterRetrieverError("NOT_FOUND", `no dataset folder for pilot domain "${name}" in ${datasetsDir}`);
+        const docs = (await loadCorpus(dir)).map((d) => ({ id: d.id, text: documentText(d) }));
+        const { index } = await corpusVectors(base, docs, { cacheDir: opts.cacheDir });
+        const { qrels } = queriesFromPairs((await loadTrainingPairs(dir, "auto", opts.seed ?? 0)).pairs);
+        c = { name, index, qrels };
+        loaded.set(name, c);
+      }
+      out.push(c);
+    }
+    return out;
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The service's error vocabulary: every failure leaves as {"error": {"code", "message"}} with a
+ * status fixed by its code, so clients can branch on `code` alone. Library errors keep their
+ * code; the HTTP layer adds the few that only exist on the wire.
+ */
+import { RouterRetrieverError, type ErrorCode } from "../errors.js";
+
+export type HttpOnlyCode = "FORBIDDEN" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "OVERLOADED";
+export type ServiceErrorCode = ErrorCode | HttpOnlyCode;
+
+export const STATUS: Readonly<Record<ServiceErrorCode, number>> = {
+  BAD_INPUT: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  LIMIT_EXCEEDED: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  // The request was well-formed but names something unusable: an expert folder that does not
+  // parse, was trained on another model, or has the wrong shapes.
+  PARSE_ERROR: 422,
+  MODEL_MISMATCH: 422,
+  SHAPE_MISMATCH: 422,
+  UNSUPPORTED: 422,
+  INTERNAL: 500,
+  OVERLOADED: 503,
+};
+
+export class HttpError extends Error {
+  constructor(
+    readonly code: ServiceErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+/** Any thrown value as an HttpError; unknown errors become INTERNAL with a generic message (details go to the log). */
+export function toHttpError(err: unknown): { error: HttpError; internal: boolean } {
+  if (err instanceof HttpError) return { error: err, internal: false };
+  if (err instanceof RouterRetrieverError) return { error: new HttpError(err.code, err.message), internal: err.code === "INTERNAL" };
+  return { error: new HttpError("INTERNAL", "internal error (see the server log)"), internal: true };
+}

@@ -1,0 +1,133 @@
+/**
+ * The HTTP service: node:http, JSON API under /api/, the web page at /.
+ *
+ * Safe defaults: binds 127.0.0.1; writes need a Bearer token and are disabled without one;
+ * starting on a non-loopback address with writes enabled and no token is refused; bodies,
+ * queries, k and documents per request are bounded; slow clients are cut off by header and
+ * request timeouts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { RouterRetrieverError } from "../errors.js";
+import type { SearchResult } from "../engine/types.js";
+import { checkHostHeader, isLoopbackHost, MIN_TOKEN_LENGTH } from "./auth.js";
+import { MicroBatcher, type BatcherOptions } from "./batcher.js";
+import { HttpError, toHttpError } from "./errors.js";
+import { sendError } from "./http.js";
+import { openApiDocument } from "./openapi.js";
+import { allowedMethods, DEFAULT_LIMITS, handleApi, type RouteContext, type ServiceEngine, type ServiceLimits } from "./routes.js";
+import { StaticFiles } from "./static.js";
+
+export type { ServiceEngine, ServiceLimits } from "./routes.js";
+
+export const SERVICE_VERSION = "0.1.0";
+
+export interface ServiceOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 8080; 0 picks a free port. */
+  readonly port?: number;
+  /** Bearer token for write endpoints; without one, writes answer 403. */
+  readonly token?: string;
+  /** Disable write endpoints even when a token is set. */
+  readonly readOnly?: boolean;
+  readonly limits?: Partial<ServiceLimits>;
+  readonly batching?: BatcherOptions;
+  /** One line per request and per internal error (default: stderr). */
+  readonly log?: (line: string) => void;
+  readonly staticDir?: string;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly batcher: MicroBatcher<SearchResult>;
+  /** Stops accepting connections, answers what is queued, then closes idle connections. */
+  close(): Promise<void>;
+}
+
+/** Refuses configurations that would expose writes without authentication. */
+export function checkServiceOptions(opts: ServiceOptions): void {
+  const host = opts.host ?? "127.0.0.1";
+  if (opts.token !== undefined && opts.token.length < MIN_TOKEN_LENGTH) {
+    throw new RouterRetrieverError("BAD_INPUT", `the token must be at least ${MIN_TOKEN_LENGTH} characters`);
+  }
+  if (!isLoopbackHost(host) && !opts.readOnly && opts.token === undefined) {
+    throw new RouterRetrieverError(
+      "BAD_INPUT",
+      `refusing to listen on ${host} (not loopback) with write endpoints enabled and no token: pass a token (--token or ROUTERRETRIEVER_TOKEN) or --read-only`,
+    );
+  }
+}
+
+export async function startService(engine: ServiceEngine, opts: ServiceOptions = {}): Promise<RunningService> {
+  checkServiceOptions(opts);
+  const host = opts.host ?? "127.0.0.1";
+  const loopback = isLoopbackHost(host);
+  const limits: ServiceLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const batcher = new MicroBatcher<SearchResult>((q, k) => engine.searchBatch(q, k), (r, k) => (r.hits.length > k ? { ...r, hits: r.hits.slice(0, k) } : r), opts.batching);
+  const files = new StaticFiles(opts.staticDir);
+  const token = opts.readOnly ? undefined : opts.token;
+  const ctx: RouteContext = {
+    engine,
+    batcher,
+    limits,
+    token,
+    writesDisabledReason: opts.readOnly ? "this server was started with --read-only" : "write endpoints are disabled: the server was started without a token",
+    openapi: () => openApiDocument(limits, SERVICE_VERSION),
+    stats: () => ({ batching: { ...batcher.getStats(), maxWaitMs: batcher.maxWaitMs, maxBatch: batcher.maxBatch }, limits, writes: token !== undefined }),
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    let path = "?";
+    try {
+      checkHostHeader(req, loopback);
+      path = new URL(req.url ?? "/", "http://localhost").pathname;
+      if (path.startsWith("/api/")) await handleApi(ctx, req, res, path);
+      else if (files.has(path) && (req.method === "GET" || req.method === "HEAD")) files.serve(path, res, req.method === "HEAD");
+      else if (files.has(path)) throw new HttpError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}`);
+      else throw new HttpError("NOT_FOUND", `no page ${path}`);
+    } catch (err) {
+      const { error, internal } = toHttpError(err);
+      if (internal) log(`error ${req.method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      const headers: Record<string, string> = {};
+      if (error.code === "METHOD_NOT_ALLOWED") headers.allow = allowedMethods(path).join(", ") || "GET, HEAD";
+      if (error.code === "UNAUTHORIZED") headers["www-authenticate"] = "Bearer";
+      sendError(res, error, headers);
+    } finally {
+      if (process.env.ROUTERRETRIEVER_ACCESS_LOG) log(`${req.method} ${path} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+    }
+  };
+
+  const server = createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
+  server.maxHeadersCount = 64;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 8080, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const urlHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${urlHost}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    server,
+    batcher,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await batcher.drain();
+      server.closeIdleConnections();
+      // A client holding a keep-alive connection open must not keep the process alive forever.
+      const force = setTimeout(() => server.closeAllConnections(), 5_000);
+      await closed;
+      clearTimeout(force);
+    },
+  };
+}
