@@ -1,5 +1,6 @@
 /** Writes an experiment's outputs: Table 1 as markdown, per-query JSON, and the two SVG figures. */
 import { join } from "node:path";
+import { savePilotLibrary } from "../routing/persist.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
 import { pca2 } from "./pca.js";
 import type { ExperimentResult } from "./run.js";
@@ -54,6 +55,9 @@ export function writeExperiment(outDir: string, r: ExperimentResult, command: st
     "",
   ].join("\n");
   writeFileAtomic(join(outDir, "table1.md"), md);
+  // The library alone is what a service needs to route; the labels let it add experts later.
+  savePilotLibrary(join(outDir, "pilots.json"), r.library);
+  savePilotLibrary(join(outDir, "pilots-with-labels.json"), r.library, r.labels);
   writeJsonAtomic(join(outDir, "results.json"), {
     datasets: r.datasets,
     withExpert: r.withExpert,
