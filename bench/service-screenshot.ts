@@ -1,10 +1,11 @@
 /**
  * Makes docs/screenshot.png: the web page after a search over the demo corpus, served by the
- * real CLI with synthetic experts and pilots (bench/service-setup.ts), in Debian's chromium.
+ * real CLI with the demo's trained experts and pilot library (demo/experts, demo/pilots.json)
+ * when they exist, else synthetic ones (bench/service-setup.ts), in Debian's chromium.
  *
  *   npx tsx bench/service-screenshot.ts [query]
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -16,7 +17,10 @@ const dir = mkdtempSync(join(tmpdir(), "rr-shot-"));
 const token = "screenshot-token-0123456789";
 let server: Awaited<ReturnType<typeof spawnServer>> | undefined;
 try {
-  const s = await prepareDemoRouting(dir);
+  const demo = join(projectRoot, "demo");
+  const s = existsSync(join(demo, "pilots.json"))
+    ? { storeDir: join(dir, "store"), expertsDir: join(demo, "experts"), pilotsPath: join(demo, "pilots.json"), corpusPath: join(demo, "corpus.jsonl") }
+    : await prepareDemoRouting(dir);
   server = await spawnServer(["--store", s.storeDir, "--experts", s.expertsDir, "--pilots", s.pilotsPath, "--corpus", s.corpusPath, "--port", "0", "--token", token]);
   const context = await chromium.launchPersistentContext(join(dir, "profile"), {
     executablePath: "/usr/bin/chromium",

@@ -11,7 +11,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import type { Qrels } from "../evaluation/beir.js";
-import { retrieve } from "../evaluation/evaluate.js";
+import { retrieve, RUN_DEPTH } from "../evaluation/evaluate.js";
 import { evaluateRun } from "../evaluation/metrics.js";
 import { sameModelId } from "../experts/peft.js";
 import type { EncodeOptions } from "../model/encoder.js";
@@ -108,7 +108,7 @@ export function scoreVectors(input: ScoreVectorsInput): Map<string, Map<string, 
     if (vecs.length !== ids.length * index.dims) {
       throw new RouterRetrieverError("SHAPE_MISMATCH", `vectors for "${candidate}" have ${vecs.length} floats, expected ${ids.length} x ${index.dims}`);
     }
-    const run = retrieve(index, ids, vecs, NDCG_CUTOFF, input.ignoreIdenticalIds);
+    const run = retrieve(index, ids, vecs, RUN_DEPTH, input.ignoreIdenticalIds);
     const ev = evaluateRun(qrels, run, { ks: [NDCG_CUTOFF], ignoreIdenticalIds: input.ignoreIdenticalIds });
     const perQuery = new Map<string, number>();
     for (const [qid, m] of ev.perQuery) perQuery.set(qid, m[METRIC]!);
