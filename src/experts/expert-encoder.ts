@@ -12,9 +12,9 @@
 import { RouterRetrieverError } from "../errors.js";
 import { CompiledGraph, type Feed } from "../graph/session.js";
 import { buildBertGraph } from "../model/bert-graph.js";
-import { positionIds, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
+import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
 import type { ModelSpec } from "../model/spec.js";
-import { makeBatches, type Batch } from "../model/tokenizer.js";
+import type { Batch } from "../model/tokenizer.js";
 import { stackExperts, type StackModule } from "./stack.js";
 import { BASE_EXPERT_ID, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
 
@@ -130,10 +130,7 @@ export class ExpertEncoder {
   }
 
   tokenize(texts: readonly string[]): number[][] {
-    return texts.map((t, i) => {
-      if (typeof t !== "string") throw new RouterRetrieverError("BAD_INPUT", `text ${i} is not a string`);
-      return this.model.tokenizer.encode(t);
-    });
+    return tokenizeAll(this.model, texts);
   }
 
   /**
@@ -152,19 +149,7 @@ export class ExpertEncoder {
       if (s === undefined) throw new RouterRetrieverError("NOT_FOUND", `no expert "${id}" is loaded (loaded: ${[...state.slot.keys()].join(", ")})`);
       return s;
     });
-    const d = this.dims;
-    const out = new Float32Array(texts.length * d);
-    const batches = makeBatches(this.tokenize(texts), this.model.tokenizer.padId, opts.batchSize ?? 32, opts.maxTokens ?? 8192);
-    let done = 0;
-    let tokens = 0;
-    for (const b of batches) {
-      const vecs = await this.runBatch(b, state, slots);
-      b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
-      done += b.batchSize;
-      tokens += b.tokens;
-      opts.onProgress?.({ done, total: texts.length, tokens });
-    }
-    return out;
+    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b, state, slots));
   }
 
   private async runBatch(b: Batch, state: State, slots: readonly number[]): Promise<Float32Array> {

@@ -45,6 +45,33 @@ export function positionIds(seqLen: number): BigInt64Array {
   return BigInt64Array.from({ length: seqLen }, (_, i) => BigInt(i));
 }
 
+export function tokenizeAll(model: LoadedModel, texts: readonly string[]): number[][] {
+  return texts.map((t, i) => {
+    if (typeof t !== "string") throw new RouterRetrieverError("BAD_INPUT", `text ${i} is not a string`);
+    return model.tokenizer.encode(t);
+  });
+}
+
+/**
+ * The batching loop every encoder shares: tokenize, length-sorted padded batches, one ORT run
+ * per batch (`runBatch` returns its rows' vectors), rows written back in input order.
+ */
+export async function encodeInBatches(model: LoadedModel, texts: readonly string[], opts: EncodeOptions, runBatch: (b: Batch) => Promise<Float32Array>): Promise<Float32Array> {
+  const d = model.spec.config.hiddenSize;
+  const out = new Float32Array(texts.length * d);
+  const batches = makeBatches(tokenizeAll(model, texts), model.tokenizer.padId, opts.batchSize ?? 32, opts.maxTokens ?? 8192);
+  let done = 0;
+  let tokens = 0;
+  for (const b of batches) {
+    const vecs = await runBatch(b);
+    b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
+    done += b.batchSize;
+    tokens += b.tokens;
+    opts.onProgress?.({ done, total: texts.length, tokens });
+  }
+  return out;
+}
+
 export class Encoder {
   private constructor(
     readonly model: LoadedModel,
@@ -73,26 +100,11 @@ export class Encoder {
   }
 
   tokenize(texts: readonly string[]): number[][] {
-    return texts.map((t, i) => {
-      if (typeof t !== "string") throw new RouterRetrieverError("BAD_INPUT", `text ${i} is not a string`);
-      return this.model.tokenizer.encode(t);
-    });
+    return tokenizeAll(this.model, texts);
   }
 
   async encode(texts: readonly string[], opts: EncodeOptions = {}): Promise<Float32Array> {
-    const d = this.dims;
-    const out = new Float32Array(texts.length * d);
-    const batches = makeBatches(this.tokenize(texts), this.model.tokenizer.padId, opts.batchSize ?? 32, opts.maxTokens ?? 8192);
-    let done = 0;
-    let tokens = 0;
-    for (const b of batches) {
-      const vecs = await this.runBatch(b);
-      b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
-      done += b.batchSize;
-      tokens += b.tokens;
-      opts.onProgress?.({ done, total: texts.length, tokens });
-    }
-    return out;
+    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b));
   }
 
   private async runBatch(b: Batch): Promise<Float32Array> {
