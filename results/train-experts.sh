@@ -16,3 +16,5 @@ $rr train-expert $D/cosqa   --out results/experts/cosqa   --epochs 5 --patience 
 $rr train-expert $D/arguana --out results/experts/arguana --epochs 4 --patience 2 --max-pairs 8000 $common > results/logs/train-arguana.json 2> results/logs/train-arguana.log
 # Multi-Task baseline: one LoRA on all three domains, each down-sampled to the smallest (scifact).
 $rr train-expert $D/scifact $D/cosqa $D/arguana --balance --id multitask --out results/experts/multitask --epochs 10 --patience 3 $common > results/logs/train-multitask.json 2> results/logs/train-multitask.log
+# Pseudo-query expert for a domain without queries (issue 3): cranfield's titles as queries.
+$rr train-expert $D/cranfield --source pseudo --out results/experts-pseudo/cranfield --epochs 10 --patience 3 $common > results/logs/train-cranfield-pseudo.json 2> results/logs/train-cranfield-pseudo.log

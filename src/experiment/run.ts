@@ -112,7 +112,10 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     datasetRouter(labels, { domainExperts, seed: o.seed ?? 0 }),
     expertClassifierRouter(labels),
     classificationHeadRouter(labels),
-    { ...pilotRouter(library, { aggregate: "max", similarity: "dot" }), name: "RouterRetriever (max rule)" },
+    { ...pilotRouter(library, { aggregate: "max", similarity: "dot" }), name: "RouterRetriever (max, dot)" },
+    { ...pilotRouter(library, { aggregate: "max", similarity: "cosine" }), name: "RouterRetriever (max, cosine)" },
+    { ...pilotRouter(library, { aggregate: "mean", similarity: "cosine" }), name: "RouterRetriever (mean, cosine)" },
+    // The paper's rule: mean over an expert's pilots, dot product.
     { ...pilotRouter(library, { aggregate: "mean", similarity: "dot" }), name: "RouterRetriever" },
   ];
   progress("router baselines", 3, 3);
@@ -163,7 +166,7 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   }
   await encoder.close();
 
-  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", "RouterRetriever (max rule)", "RouterRetriever", "Best Individual (DatasetOracle)", "InstanceOracle"];
+  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", "RouterRetriever (max, dot)", "RouterRetriever (max, cosine)", "RouterRetriever (mean, cosine)", "RouterRetriever", "Best Individual (DatasetOracle)", "InstanceOracle"];
   const ordered = [...systems.values()].sort((a, b) => rank(order, a.system) - rank(order, b.system));
   return {
     datasets: o.domains.map((d) => d.name),
