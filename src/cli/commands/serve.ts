@@ -13,7 +13,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
-import { positiveInt } from "../common.js";
+import { addModelOptions, positiveInt } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -35,15 +35,13 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return new Command("serve")
+  return addModelOptions(new Command("serve")
     .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
     .option("--store <dir>", "store folder (created if absent); default: the demo store in the cache folder")
     .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
     .option("--pilot-domains <dir>", "BEIR datasets folder, to give newly added experts pilots from the library's labels")
-    .option("--model <dir>", "HuggingFace-layout BERT model folder, or 'default' (all-MiniLM-L6-v2)", "default")
-    .option("--threads <n>", "ONNX Runtime intra-op threads per session", "1")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--port <n>", "port (0 = any free port)", "8080")
     .option("--token <token>", "Bearer token for write endpoints (or ROUTERRETRIEVER_TOKEN); on loopback one is generated when absent")
@@ -51,8 +49,8 @@ export function serveCommand(): Command {
     .option("--max-body <bytes>", "largest request body", String(1 << 20))
     .option("--batch-wait <ms>", "longest wait to fill a search batch", "5")
     .option("--batch-max <n>", "most queries per search batch", "32")
-    .option("--quiet", "no progress output")
-    .action(async (flags: ServeFlags) => {
+    .option("--quiet", "no progress output"),
+  ).action(async (flags: ServeFlags) => {
       const demo = flags.store === undefined;
       const paths = demoPaths();
       const storeDir = flags.store ?? paths.storeDir;
