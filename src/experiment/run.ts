@@ -21,7 +21,7 @@ import type { LoadedModel } from "../model/encoder.js";
 import { Encoder } from "../model/encoder.js";
 import { classificationHeadRouter, datasetRouter, expertClassifierRouter, fixedRouter } from "../routing/baselines.js";
 import { datasetOracle, instanceOracle, routedScore } from "../routing/oracles.js";
-import { buildPilotLibrary, queriesFromPairs, type PilotDomain, type PilotLabels } from "../routing/pilots.js";
+import { buildPilotLibrary, libraryFromLabels, queriesFromPairs, relabel, type PilotDomain, type PilotLabels } from "../routing/pilots.js";
 import { pilotRouter } from "../routing/router.js";
 import { encodeCandidates, scoreVectors } from "../routing/scores.js";
 import { BASE, type PilotLibrary, type QueryRouter, type RoutingDecision } from "../routing/types.js";
@@ -106,6 +106,7 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   });
   progress("pilot library", 1, 1);
 
+  const ownFirst = libraryFromLabels(relabel(labels, "own-expert-first"));
   const domainExperts = Object.fromEntries(o.domains.filter((d) => d.expert).map((d) => [d.name, d.expert!]));
   progress("router baselines", 0, 3);
   const routers: QueryRouter[] = [
@@ -115,6 +116,9 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     { ...pilotRouter(library, { aggregate: "max", similarity: "dot" }), name: "RouterRetriever (max, dot)" },
     { ...pilotRouter(library, { aggregate: "max", similarity: "cosine" }), name: "RouterRetriever (max, cosine)" },
     { ...pilotRouter(library, { aggregate: "mean", similarity: "cosine" }), name: "RouterRetriever (mean, cosine)" },
+    // Same labels, ties to the domain's own expert (no re-encoding: labels keep every score).
+    { ...pilotRouter(ownFirst, { aggregate: "mean", similarity: "dot" }), name: "RouterRetriever (own-expert ties)" },
+    { ...pilotRouter(ownFirst, { aggregate: "mean", similarity: "cosine" }), name: "RouterRetriever (own-expert ties, cosine)" },
     // The paper's rule: mean over an expert's pilots, dot product.
     { ...pilotRouter(library, { aggregate: "mean", similarity: "dot" }), name: "RouterRetriever" },
   ];
@@ -166,7 +170,7 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   }
   await encoder.close();
 
-  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", "RouterRetriever (max, dot)", "RouterRetriever (max, cosine)", "RouterRetriever (mean, cosine)", "RouterRetriever", "Best Individual (DatasetOracle)", "InstanceOracle"];
+  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", "RouterRetriever (max, dot)", "RouterRetriever (max, cosine)", "RouterRetriever (mean, cosine)", "RouterRetriever (own-expert ties)", "RouterRetriever (own-expert ties, cosine)", "RouterRetriever", "Best Individual (DatasetOracle)", "InstanceOracle"];
   const ordered = [...systems.values()].sort((a, b) => rank(order, a.system) - rank(order, b.system));
   return {
     datasets: o.domains.map((d) => d.name),

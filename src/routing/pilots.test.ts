@@ -31,6 +31,8 @@ describe("bestCandidate: argmax with the documented tie and all-zero rules", () 
   });
   it("preference order", () => {
     expect(preferenceOrder(["a", "b", BASE, "c"], "c")).toEqual([BASE, "c", "a", "b"]);
+    expect(preferenceOrder(["a", "b", BASE, "c"], "c", "own-expert-first")).toEqual(["c", BASE, "a", "b"]);
+    expect(bestCandidate({ base: 0.5, a: 0.5, b: 0.5 }, C, "b", "skip", "own-expert-first")).toBe("b");
   });
 });
 

@@ -34,6 +34,14 @@ export const TIE_EPS = 1e-9;
 
 export type AllZeroRule = "skip" | "keep";
 
+/**
+ * Who wins a tie between candidates. "base-first" (default): the general model, so a pilot for
+ * an expert means the expert really did better. "own-expert-first": the domain's own expert, so
+ * its pilot represents the domain; with a strong base most queries tie, and the default leaves
+ * experts only the few queries they strictly win (see results/experiment).
+ */
+export type TieRule = "base-first" | "own-expert-first";
+
 /** A domain's corpus: what any candidate is scored against. */
 export interface DomainCorpus {
   readonly name: string;
@@ -87,6 +95,7 @@ export function bestCandidate(
   candidates: readonly string[],
   ownExpert: string | undefined,
   allZero: AllZeroRule,
+  tieRule: TieRule = "base-first",
 ): string | null {
   if (candidates.length === 0) throw new RouterRetrieverError("BAD_INPUT", "no candidates to choose from");
   let max = -Infinity;
@@ -96,25 +105,26 @@ export function bestCandidate(
     if (s > max) max = s;
   }
   if (max <= 0 && allZero === "skip") return null;
-  for (const c of preferenceOrder(candidates, ownExpert)) if (scores[c]! >= max - TIE_EPS) return c;
+  for (const c of preferenceOrder(candidates, ownExpert, tieRule)) if (scores[c]! >= max - TIE_EPS) return c;
   throw new RouterRetrieverError("INTERNAL", "no candidate reached the maximum");
 }
 
 /** "base", then the domain's own expert, then candidate order (each only if a candidate). */
-export function preferenceOrder(candidates: readonly string[], ownExpert?: string): string[] {
+export function preferenceOrder(candidates: readonly string[], ownExpert?: string, tieRule: TieRule = "base-first"): string[] {
   const order: string[] = [];
-  if (candidates.includes(BASE)) order.push(BASE);
-  if (ownExpert !== undefined && ownExpert !== BASE && candidates.includes(ownExpert)) order.push(ownExpert);
+  const own = ownExpert !== undefined && ownExpert !== BASE && candidates.includes(ownExpert) ? [ownExpert] : [];
+  const base = candidates.includes(BASE) ? [BASE] : [];
+  order.push(...(tieRule === "own-expert-first" ? [...own, ...base] : [...base, ...own]));
   for (const c of candidates) if (!order.includes(c)) order.push(c);
   return order;
 }
 
 /** Recomputes every label's best candidate from its stored scores (after candidates changed). */
-export function relabel(labels: Omit<PilotLabels, "labels"> & { readonly labels: readonly Omit<PilotLabel, "best">[] }): PilotLabels {
+export function relabel(labels: Omit<PilotLabels, "labels"> & { readonly labels: readonly Omit<PilotLabel, "best">[] }, tieRule: TieRule = "base-first"): PilotLabels {
   const own = new Map(labels.domains.map((d) => [d.name, d.expert]));
   return {
     ...labels,
-    labels: labels.labels.map((l) => ({ ...l, best: bestCandidate(l.scores, labels.candidates, own.get(l.domain), labels.allZero) })),
+    labels: labels.labels.map((l) => ({ ...l, best: bestCandidate(l.scores, labels.candidates, own.get(l.domain), labels.allZero, tieRule) })),
   };
 }
 
