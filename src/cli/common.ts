@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { RouterRetrieverError } from "../errors.js";
 import { Encoder } from "../model/encoder.js";
 import { resolveModelSpec } from "../model/spec.js";
+export { pct } from "../util/format.js";
 
 export interface ModelFlags {
   model?: string;
@@ -27,11 +28,6 @@ export async function openEncoder(flags: ModelFlags): Promise<Encoder> {
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + "\n");
-}
-
-/** Rounds a fraction to a percentage with one decimal, as the paper's tables print them. */
-export function pct(x: number | undefined): string {
-  return x === undefined ? "-" : (100 * x).toFixed(1);
 }
 
 /** A plain markdown table, readable in a terminal and pasteable into notes. */

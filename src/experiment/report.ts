@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { savePilotLibrary } from "../routing/persist.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
+import { pct } from "../util/format.js";
 import { pca2 } from "./pca.js";
 import type { ExperimentResult } from "./run.js";
 import { routingSharesSvg, scatterSvg, type ScatterPoint } from "./svg.js";
@@ -10,7 +11,6 @@ function mean(xs: readonly number[]): number | undefined {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
 }
 
-const fmt = (x: number | undefined): string => (x === undefined ? "-" : (100 * x).toFixed(1));
 
 /** Datasets as columns, systems as rows, averages over the with-expert and no-expert groups. */
 export function table1(r: ExperimentResult): string {
@@ -20,11 +20,11 @@ export function table1(r: ExperimentResult): string {
   for (const s of r.systems) {
     const v = (ds: readonly string[]) => ds.map((d) => s.ndcg[d]);
     const cells = [
-      ...v(r.withExpert).map(fmt),
-      fmt(mean(v(r.withExpert).filter((x): x is number => x !== undefined))),
-      ...v(noExpert).map(fmt),
-      fmt(mean(v(noExpert).filter((x): x is number => x !== undefined))),
-      fmt(mean(v(r.datasets).filter((x): x is number => x !== undefined))),
+      ...v(r.withExpert).map(pct),
+      pct(mean(v(r.withExpert).filter((x): x is number => x !== undefined))),
+      ...v(noExpert).map(pct),
+      pct(mean(v(noExpert).filter((x): x is number => x !== undefined))),
+      pct(mean(v(r.datasets).filter((x): x is number => x !== undefined))),
     ];
     lines.push(`| ${s.system} | ${cells.join(" | ")} |`);
   }

@@ -13,8 +13,8 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
 import { documentText, loadCorpus } from "../evaluation/beir.js";
-import { RUN_DEPTH } from "../evaluation/evaluate.js";
-import { evaluateRun, type ScoredDoc } from "../evaluation/metrics.js";
+import { retrieve, RUN_DEPTH } from "../evaluation/evaluate.js";
+import { evaluateRun } from "../evaluation/metrics.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { initLora } from "../experts/init.js";
 import { saveExpert } from "../experts/peft.js";
@@ -350,8 +350,7 @@ function stepFeeds(
 async function devNdcg10(enc: ExpertEncoder, index: VectorIndex, dev: DevSet, expertId: string): Promise<number> {
   const ids = [...dev.queries.keys()];
   const vecs = await enc.encode(ids.map((q) => dev.queries.get(q)!), expertId);
-  const hits = index.search(vecs, RUN_DEPTH); // deep enough for trec_eval tie order (see RUN_DEPTH)
-  const run = new Map<string, ScoredDoc[]>(ids.map((q, i) => [q, hits[i]!.map((h) => ({ id: h.id, score: h.score }))]));
+  const run = retrieve(index, ids, vecs, RUN_DEPTH, false);
   return evaluateRun(dev.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"] ?? 0;
 }
 
