@@ -19,10 +19,10 @@ export { gradients } from "./graph/autodiff.js";
 export { CompiledGraph, type SessionOptions } from "./graph/session.js";
 
 // Index: exact search, on-disk store, corpus-vector cache.
-export { topK, type Hit } from "./index/topk.js";
-export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type SearchHit, type SearchOptions } from "./index/store.js";
-export { encodeCorpusCached, corpusCacheKey, type CachedCorpus } from "./index/cache.js";
-export { corpusVectors, defaultCacheDir } from "./index/encode-corpus.js";
+export { topK, type Hit } from "./vectors/topk.js";
+export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type SearchHit, type SearchOptions } from "./vectors/store.js";
+export { encodeCorpusCached, corpusCacheKey, type CachedCorpus } from "./vectors/cache.js";
+export { corpusVectors, defaultCacheDir } from "./vectors/encode-corpus.js";
 
 // Evaluation: BEIR loading, trec_eval metrics, whole-dataset evaluation.
 export * from "./evaluation/index.js";

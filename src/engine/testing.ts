@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { randomExpert } from "../experts/init.js";
 import { saveExpert } from "../experts/peft.js";
 import type { LoraConfig } from "../experts/types.js";
-import { createIndex } from "../index/store.js";
+import { createIndex } from "../vectors/store.js";
 import { Encoder, loadModel, type LoadedModel } from "../model/encoder.js";
 import { defaultModelSpec } from "../model/spec.js";
 import { savePilotLibrary } from "../routing/persist.js";

@@ -4,9 +4,9 @@
  * a router), exact top-k, then trec_eval-style metrics.
  */
 import type { Encoder } from "../model/encoder.js";
-import type { CacheProgress } from "../index/cache.js";
-import { corpusVectors } from "../index/encode-corpus.js";
-import type { VectorIndex } from "../index/store.js";
+import type { CacheProgress } from "../vectors/cache.js";
+import { corpusVectors } from "../vectors/encode-corpus.js";
+import type { VectorIndex } from "../vectors/store.js";
 import { documentText, type BeirDataset } from "./beir.js";
 import { DEFAULT_KS, evaluateRun, type Evaluation, type ScoredDoc } from "./metrics.js";
 

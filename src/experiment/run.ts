@@ -16,7 +16,7 @@ import { corpusIndexFor, ignoreIdenticalIdsFor } from "../evaluation/evaluate.js
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import type { LoraExpert } from "../experts/types.js";
-import type { VectorIndex } from "../index/store.js";
+import type { VectorIndex } from "../vectors/store.js";
 import type { LoadedModel } from "../model/encoder.js";
 import { Encoder } from "../model/encoder.js";
 import { classificationHeadRouter, datasetRouter, expertClassifierRouter, fixedRouter } from "../routing/baselines.js";

@@ -11,7 +11,7 @@ import type { Qrels } from "../evaluation/beir.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { randomExpert } from "../experts/init.js";
 import type { LoraConfig, LoraExpert } from "../experts/types.js";
-import { createIndex, type VectorIndex } from "../index/store.js";
+import { createIndex, type VectorIndex } from "../vectors/store.js";
 import { loadModel, type LoadedModel } from "../model/encoder.js";
 import { defaultModelSpec } from "../model/spec.js";
 import { datasetRouter } from "./baselines.js";

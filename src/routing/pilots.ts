@@ -23,7 +23,7 @@
 import { RouterRetrieverError } from "../errors.js";
 import type { Qrels } from "../evaluation/beir.js";
 import { ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
-import type { VectorIndex } from "../index/store.js";
+import type { VectorIndex } from "../vectors/store.js";
 import type { TrainingPair } from "../training/pairs.js";
 import { rng, shuffled } from "../util/random.js";
 import { checkIndexModel, encodeCandidates, scoreVectors, type CandidateEncoder, type QueryText } from "./scores.js";

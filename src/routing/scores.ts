@@ -15,7 +15,7 @@ import { retrieve, RUN_DEPTH } from "../evaluation/evaluate.js";
 import { evaluateRun } from "../evaluation/metrics.js";
 import { sameModelId } from "../experts/peft.js";
 import type { EncodeOptions } from "../model/encoder.js";
-import type { VectorIndex } from "../index/store.js";
+import type { VectorIndex } from "../vectors/store.js";
 import type { CandidateScores } from "./types.js";
 
 /** The metric Algorithm 1 and the paper's Table 1 use. */

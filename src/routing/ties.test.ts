@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createIndex } from "../index/store.js";
+import { createIndex } from "../vectors/store.js";
 import { scoreVectors } from "./scores.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rr-ties-"));

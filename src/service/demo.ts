@@ -3,7 +3,7 @@
  * and pilot library under demo/, and a store built from them on first run in the user's cache.
  */
 import { join } from "node:path";
-import { defaultCacheDir } from "../index/encode-corpus.js";
+import { defaultCacheDir } from "../vectors/encode-corpus.js";
 import { projectRoot } from "../util/paths.js";
 
 export interface DemoPaths {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readDocumentsJsonl } from "../../engine/components/jsonl-docs.js";
 import { join } from "node:path";
 import { Command } from "commander";
-import { openIndex } from "../../index/store.js";
+import { openIndex } from "../../vectors/store.js";
 import { addModelOptions, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
 import { DOCS_FILE } from "./index.js";
 

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { documentText, loadCorpus } from "../../evaluation/beir.js";
-import { corpusVectors } from "../../index/encode-corpus.js";
+import { corpusVectors } from "../../vectors/encode-corpus.js";
 import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
 import { loadTrainingPairs } from "../../training/pairs.js";
 import { existsSync } from "node:fs";

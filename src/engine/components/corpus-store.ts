@@ -16,7 +16,7 @@
 import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
-import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../index/store.js";
+import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import type { StoredDocument } from "../types.js";
 
