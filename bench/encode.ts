@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { Graph } from "../src/graph/ir.js";
 import * as op from "../src/graph/ops.js";
 import { CompiledGraph } from "../src/graph/session.js";
-import { documentText, loadCorpus } from "../src/evaluation/beir.js";
+import { documentText, loadCorpus } from "../src/data/beir.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec, type BertConfig } from "../src/model/spec.js";
 import { sharedDatasetsDir, projectRoot } from "../src/util/paths.js";

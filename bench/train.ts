@@ -17,7 +17,7 @@ import { defaultModelSpec } from "../src/model/spec.js";
 import { makeBatches } from "../src/model/tokenizer.js";
 import { buildTrainingGraph } from "../src/training/loss-graph.js";
 import { DEFAULT_LORA } from "../src/training/trainer.js";
-import { pairsFromQrels } from "../src/training/pairs.js";
+import { pairsFromQrels } from "../src/data/pairs.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";

@@ -11,7 +11,7 @@
  * sampled query; the rest are random other documents of that domain, as distractors.
  */
 import { join } from "node:path";
-import { loadCorpus, loadQrels, loadQueries, type Doc } from "../src/evaluation/beir.js";
+import { loadCorpus, loadQrels, loadQueries, type Doc } from "../src/data/beir.js";
 import { writeFileAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
 import { rng, shuffled } from "../src/util/random.js";

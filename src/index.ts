@@ -33,7 +33,7 @@ export * from "./experts/index.js";
 
 // Training.
 export { trainExpert, DEFAULT_LORA, type TrainExpertOptions, type TrainResult, type TrainEvent } from "./training/trainer.js";
-export { loadTrainingPairs, pseudoQueryPairs, type TrainingPair, type TrainingSource } from "./training/pairs.js";
+export { loadTrainingPairs, pseudoQueryPairs, type TrainingPair, type TrainingSource } from "./data/pairs.js";
 
 // Routing.
 export * from "./routing/types.js";

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadBeirDataset } from "../src/evaluation/beir.js";
+import { loadBeirDataset } from "../src/data/beir.js";
 import { evaluateDataset } from "../src/evaluation/evaluate.js";
 import { Encoder } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";

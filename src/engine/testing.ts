@@ -19,7 +19,7 @@ import { defaultModelSpec } from "../model/spec.js";
 import { savePilotLibrary } from "../routing/persist.js";
 import { libraryFromLabels, relabel, type DomainCorpus, type PilotLabels } from "../routing/pilots.js";
 import { BASE } from "../routing/types.js";
-import { documentText, type Qrels } from "../evaluation/beir.js";
+import { documentText, type Qrels } from "../data/beir.js";
 import type { PilotDomainsProvider } from "./components/pilot-state.js";
 import type { StoredDocument } from "./types.js";
 

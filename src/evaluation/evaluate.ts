@@ -7,7 +7,7 @@ import type { Encoder } from "../model/encoder.js";
 import type { CacheProgress } from "../vectors/cache.js";
 import { corpusVectors } from "../vectors/encode-corpus.js";
 import type { VectorIndex } from "../vectors/store.js";
-import { documentText, type BeirDataset } from "./beir.js";
+import { documentText, type BeirDataset } from "../data/beir.js";
 import { DEFAULT_KS, evaluateRun, type Evaluation, type ScoredDoc } from "./metrics.js";
 
 /** Datasets whose queries are themselves corpus documents (METHOD.md; BEIR's ignore_identical_ids). */

@@ -1,4 +1,4 @@
-export type { Doc, Query, Qrels, BeirDataset, GeneratedPair } from "./beir.js";
+export type { Doc, Query, Qrels, BeirDataset, GeneratedPair } from "../data/beir.js";
 export {
   documentText,
   loadCorpus,
@@ -8,8 +8,8 @@ export {
   listQrelsSplits,
   loadBeirDataset,
   loadGeneratedQueries,
-} from "./beir.js";
+} from "../data/beir.js";
 export type { ScoredDoc, QueryResults, Run, EvaluateOptions, MetricValues, Evaluation } from "./metrics.js";
 export { DEFAULT_KS, metricNames, compareTrecEval, rankTrecEval, evaluateQuery, evaluateRun } from "./metrics.js";
-export type { NumberedLine } from "./lines.js";
-export { readLines, resolveDataFile } from "./lines.js";
+export type { NumberedLine } from "../data/lines.js";
+export { readLines, resolveDataFile } from "../data/lines.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "./beir.js";
+import type { Qrels } from "../data/beir.js";
 import { compareTrecEval, evaluateQuery, evaluateRun, metricNames, rankTrecEval, type Run } from "./metrics.js";
 
 // Every expected value below comes either from a published trec_eval / pytrec_eval output (source

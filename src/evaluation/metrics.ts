@@ -1,5 +1,5 @@
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "./beir.js";
+import type { Qrels } from "../data/beir.js";
 
 /**
  * Retrieval metrics with trec_eval semantics, as pytrec_eval computes them for BEIR's

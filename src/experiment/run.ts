@@ -11,7 +11,7 @@
  *    so routers, oracles and single models are compared on identical retrievals.
  */
 import { basename, join } from "node:path";
-import { loadBeirDataset } from "../evaluation/beir.js";
+import { loadBeirDataset } from "../data/beir.js";
 import { corpusIndexFor, ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
@@ -25,7 +25,7 @@ import { buildPilotLibrary, libraryFromLabels, queriesFromPairs, relabel, type P
 import { pilotRouter } from "../routing/router.js";
 import { encodeCandidates, scoreVectors } from "../routing/scores.js";
 import { BASE, type PilotLibrary, type QueryRouter, type RoutingDecision } from "../routing/types.js";
-import { loadTrainingPairs, type TrainingSource } from "../training/pairs.js";
+import { loadTrainingPairs, type TrainingSource } from "../data/pairs.js";
 
 export interface ExperimentDomain {
   readonly name: string;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Qrels } from "../evaluation/beir.js";
+import type { Qrels } from "../data/beir.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { randomExpert } from "../experts/init.js";
 import type { LoraConfig, LoraExpert } from "../experts/types.js";

@@ -21,10 +21,10 @@
  * the labels so a later expert that does retrieve for them can claim them.
  */
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "../evaluation/beir.js";
+import type { Qrels } from "../data/beir.js";
 import { ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
 import type { VectorIndex } from "../vectors/store.js";
-import type { TrainingPair } from "../training/pairs.js";
+import type { TrainingPair } from "../data/pairs.js";
 import { rng, shuffled } from "../util/random.js";
 import { checkIndexModel, encodeCandidates, scoreVectors, type CandidateEncoder, type QueryText } from "./scores.js";
 import { BASE, type Pilot, type PilotLibrary } from "./types.js";

@@ -10,7 +10,7 @@
  * trec_eval nDCG@10). `scoreCandidates` chains them.
  */
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "../evaluation/beir.js";
+import type { Qrels } from "../data/beir.js";
 import { retrieve, RUN_DEPTH } from "../evaluation/evaluate.js";
 import { evaluateRun } from "../evaluation/metrics.js";
 import { sameModelId } from "../experts/peft.js";

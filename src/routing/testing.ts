@@ -7,7 +7,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "../evaluation/beir.js";
+import type { Qrels } from "../data/beir.js";
 import { createIndex, type VectorIndex } from "../vectors/store.js";
 import type { EncodeOptions } from "../model/encoder.js";
 import { relabel, type AllZeroRule, type DomainInfo, type PilotLabels } from "./pilots.js";

@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import { documentText, loadCorpus } from "../evaluation/beir.js";
+import { documentText, loadCorpus } from "../data/beir.js";
 import { retrieve, RUN_DEPTH } from "../evaluation/evaluate.js";
 import { evaluateRun } from "../evaluation/metrics.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
@@ -29,7 +29,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { rng, shuffled } from "../util/random.js";
 import { buildTrainingGraph } from "./loss-graph.js";
 import { adamWStep, DEFAULT_ADAMW, initAdamW, linearWarmupDecay, type AdamWState } from "./optim.js";
-import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingPair, type TrainingSource } from "./pairs.js";
+import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingPair, type TrainingSource } from "../data/pairs.js";
 
 export interface TrainExpertOptions {
   /** One BEIR dataset folder, or several for a Multi-Task expert. */

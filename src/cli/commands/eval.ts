@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { Command } from "commander";
-import { loadBeirDataset } from "../../evaluation/beir.js";
+import { loadBeirDataset } from "../../data/beir.js";
 import { evaluateDataset, ignoreIdenticalIdsFor, type QueryEncoder } from "../../evaluation/evaluate.js";
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
-import { documentText, loadCorpus } from "../../evaluation/beir.js";
+import { documentText, loadCorpus } from "../../data/beir.js";
 import { createIndex, openIndex, MANIFEST_FILE } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { addModelOptions, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";

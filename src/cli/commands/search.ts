@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readDocumentsJsonl } from "../../engine/components/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
 import { join } from "node:path";
 import { Command } from "commander";
 import { openIndex } from "../../vectors/store.js";

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
-import { readDocumentsJsonl } from "../../engine/components/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";

@@ -7,10 +7,10 @@
  */
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
-import { documentText, loadCorpus } from "../../evaluation/beir.js";
+import { documentText, loadCorpus } from "../../data/beir.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
 import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
-import { loadTrainingPairs } from "../../training/pairs.js";
+import { loadTrainingPairs } from "../../data/pairs.js";
 import { existsSync } from "node:fs";
 import type { PilotDomainsProvider } from "./pilot-state.js";
 

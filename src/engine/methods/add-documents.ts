@@ -5,7 +5,7 @@
  * returned survives a kill -9 from then on.
  */
 import { RouterRetrieverError } from "../../errors.js";
-import { documentText } from "../../evaluation/beir.js";
+import { documentText } from "../../data/beir.js";
 import type { EngineState } from "../state.js";
 import type { AddDocumentsOptions, AddDocumentsResult, DocumentInput, StoredDocument } from "../types.js";
 

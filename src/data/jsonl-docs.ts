@@ -3,8 +3,8 @@
  * object per line; blank lines skipped; errors name the file and line.
  */
 import { readFileSync } from "node:fs";
-import { parseError } from "../../errors.js";
-import type { StoredDocument } from "../types.js";
+import { parseError } from "../errors.js";
+import type { StoredDocument } from "../engine/types.js";
 
 export function readDocumentsJsonl(path: string): StoredDocument[] {
   const out: StoredDocument[] = [];

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import { listQrelsSplits, loadCorpus, loadGeneratedQueries, loadQrels, loadQueries, qrelsPath, type Doc, type Qrels } from "../evaluation/beir.js";
+import { listQrelsSplits, loadCorpus, loadGeneratedQueries, loadQrels, loadQueries, qrelsPath, type Doc, type Qrels } from "./beir.js";
 import { rng, shuffled } from "../util/random.js";
 
 export interface TrainingPair {
