@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeSyntheticRouting } from "../src/engine/testing.js";
+import { writeSyntheticRouting } from "../test/support/engine.js";
 import { loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { projectRoot } from "../src/util/paths.js";

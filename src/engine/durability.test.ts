@@ -11,7 +11,7 @@ const root = mkdtempSync(join(tmpdir(), "rr-durable-"));
 const storeDir = join(root, "store");
 const expertsDir = join(root, "experts");
 mkdirSync(expertsDir);
-const CHILD = fileURLToPath(new URL("./testing-append-child.ts", import.meta.url));
+const CHILD = fileURLToPath(new URL("../../test/support/engine-append-child.ts", import.meta.url));
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

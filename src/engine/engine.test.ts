@@ -6,7 +6,7 @@ import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import { Encoder } from "../model/encoder.js";
 import { RouterRetriever } from "./router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "./testing.js";
+import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 let fx: Fixture;
 let rr: RouterRetriever;

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { gradients } from "./autodiff.js";
 import { Graph, type Value } from "./ir.js";
 import * as op from "./ops.js";
-import { gradCheck, rng, uniform, type CheckInput } from "./testing.js";
+import { gradCheck, rng, uniform, type CheckInput } from "../../test/support/graph.js";
 
 const F64 = { dtype: "float64", h: 1e-5, atol: 1e-7, rtol: 1e-6 } as const;
 

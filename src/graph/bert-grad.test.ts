@@ -12,9 +12,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Feed } from "./session.js";
-import { gradCheckGraph, rng, uniform } from "./testing.js";
+import { gradCheckGraph, rng, uniform } from "../../test/support/graph.js";
 import { buildBertGraph } from "../model/bert-graph.js";
-import { TINY_BERT_CONFIG, tinyBertWeights } from "../model/tiny-bert.js";
+import { TINY_BERT_CONFIG, tinyBertWeights } from "../../test/support/tiny-bert.js";
 
 const cfg = TINY_BERT_CONFIG;
 const randomWeights = tinyBertWeights;

@@ -17,7 +17,7 @@
 import { describe, expect, it } from "vitest";
 import type { Graph, Value } from "./ir.js";
 import * as op from "./ops.js";
-import { gradCheck, type CheckInput, type GradCheck } from "./testing.js";
+import { gradCheck, type CheckInput, type GradCheck } from "../../test/support/graph.js";
 
 const F64 = { dtype: "float64", h: 1e-5, atol: 1e-7, rtol: 1e-6 } as const;
 const F32 = { dtype: "float32", h: 1e-2, atol: 5e-4, rtol: 1e-3 } as const;

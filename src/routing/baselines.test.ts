@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { rng } from "../util/random.js";
 import { classificationHeadRouter, datasetRouter, expertClassifierRouter, fixedRouter } from "./baselines.js";
 import { datasetOracle, instanceOracle, routedScore } from "./oracles.js";
-import { makeLabels, type LabelRow } from "./testing.js";
+import { makeLabels, type LabelRow } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
 import type { PilotLabels } from "./pilots.js";
 

@@ -21,7 +21,7 @@ import { loadPilotLibrary, savePilotLibrary } from "./persist.js";
 import { buildPilotLibrary, type PilotDomain } from "./pilots.js";
 import { pilotRouter, route } from "./router.js";
 import { scoreCandidates } from "./scores.js";
-import { CountingEncoder } from "./testing.js";
+import { CountingEncoder } from "../../test/support/routing.js";
 import { BASE, PAPER_RULE } from "./types.js";
 
 /**

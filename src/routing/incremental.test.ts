@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { addExpertToLibrary, removeExpertFromLibrary, scoreExpertOnLabels } from "./incremental.js";
 import { buildPilotLibrary, libraryFromLabels, type PilotDomain } from "./pilots.js";
-import { CountingEncoder, makeLabels, toyIndex, toyQueries, ToyEncoder } from "./testing.js";
+import { CountingEncoder, makeLabels, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
 import { BASE, type PilotLibrary } from "./types.js";
 
 /** Bit-level equality of every pilot vector, on top of toEqual's structural check. */

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
 import { libraryFromLabels } from "./pilots.js";
 import { loadPilotLibrary, savePilotLibrary } from "./persist.js";
-import { makeLabels } from "./testing.js";
+import { makeLabels } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rr-pilots-"));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
 import { bestCandidate, buildPilotLibrary, groupCounts, libraryFromLabels, preferenceOrder, queriesFromPairs, TIE_EPS } from "./pilots.js";
-import { CountingEncoder, makeLabels, toyIndex, toyQueries, ToyEncoder } from "./testing.js";
+import { CountingEncoder, makeLabels, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
 
 const C = [BASE, "a", "b"];

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { RouterRetriever } from "../engine/router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../engine/testing.js";
+import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 import { startService, type RunningService } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterRetriever } from "../engine/router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../engine/testing.js";
+import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 import { RouterRetrieverError } from "../errors.js";
 import { checkServiceOptions, startService, type RunningService } from "./server.js";
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { CompiledGraph, type Feed } from "../graph/session.js";
 import { buildBertGraph } from "../model/bert-graph.js";
-import { TINY_BERT_SPEC, tinyBertWeights } from "../model/tiny-bert.js";
+import { TINY_BERT_SPEC, tinyBertWeights } from "../../test/support/tiny-bert.js";
 import { rng, uniform } from "../util/random.js";
 import { buildTrainingGraph } from "./loss-graph.js";
 

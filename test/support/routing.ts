@@ -6,12 +6,12 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "../data/beir.js";
-import { createIndex, type VectorIndex } from "../vectors/store.js";
-import type { EncodeOptions } from "../model/encoder.js";
-import { relabel, type AllZeroRule, type DomainInfo, type PilotLabels } from "./pilots.js";
-import type { CandidateEncoder } from "./scores.js";
+import { RouterRetrieverError } from "../../src/errors.js";
+import type { Qrels } from "../../src/data/beir.js";
+import { createIndex, type VectorIndex } from "../../src/vectors/store.js";
+import type { EncodeOptions } from "../../src/model/encoder.js";
+import { relabel, type AllZeroRule, type DomainInfo, type PilotLabels } from "../../src/routing/pilots.js";
+import type { CandidateEncoder } from "../../src/routing/scores.js";
 
 export interface LabelRow {
   readonly domain: string;

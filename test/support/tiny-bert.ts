@@ -2,10 +2,10 @@
  * A tiny random BERT (2 layers, hidden 32, 4 heads) for gradient checks and fast graph tests:
  * same weight names and shapes as a real checkpoint, so the real graph builder runs on it.
  */
-import { LINEAR_MODULES } from "./bert-graph.js";
-import type { Tensor } from "./safetensors.js";
-import type { BertConfig, ModelSpec } from "./spec.js";
-import { rng, uniform } from "../util/random.js";
+import { LINEAR_MODULES } from "../../src/model/bert-graph.js";
+import type { Tensor } from "../../src/model/safetensors.js";
+import type { BertConfig, ModelSpec } from "../../src/model/spec.js";
+import { rng, uniform } from "../../src/util/random.js";
 
 export const TINY_BERT_CONFIG: BertConfig = {
   vocabSize: 40, hiddenSize: 32, numLayers: 2, numHeads: 4, intermediateSize: 64,

@@ -10,18 +10,18 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomExpert } from "../experts/init.js";
-import { saveExpert } from "../experts/peft.js";
-import type { LoraConfig } from "../experts/types.js";
-import { createIndex } from "../vectors/store.js";
-import { Encoder, loadModel, type LoadedModel } from "../model/encoder.js";
-import { defaultModelSpec } from "../model/spec.js";
-import { savePilotLibrary } from "../routing/persist.js";
-import { libraryFromLabels, relabel, type DomainCorpus, type PilotLabels } from "../routing/pilots.js";
-import { BASE } from "../routing/types.js";
-import { documentText, type Qrels } from "../data/beir.js";
-import type { PilotDomainsProvider } from "./components/pilot-state.js";
-import type { StoredDocument } from "./types.js";
+import { randomExpert } from "../../src/experts/init.js";
+import { saveExpert } from "../../src/experts/peft.js";
+import type { LoraConfig } from "../../src/experts/types.js";
+import { createIndex } from "../../src/vectors/store.js";
+import { Encoder, loadModel, type LoadedModel } from "../../src/model/encoder.js";
+import { defaultModelSpec } from "../../src/model/spec.js";
+import { savePilotLibrary } from "../../src/routing/persist.js";
+import { libraryFromLabels, relabel, type DomainCorpus, type PilotLabels } from "../../src/routing/pilots.js";
+import { BASE } from "../../src/routing/types.js";
+import { documentText, type Qrels } from "../../src/data/beir.js";
+import type { PilotDomainsProvider } from "../../src/engine/components/pilot-state.js";
+import type { StoredDocument } from "../../src/engine/types.js";
 
 export const FIXTURE_DOCS: readonly StoredDocument[] = [
   { id: "sci-1", title: "Vitamin D and multiple sclerosis", text: "Low serum vitamin D concentrations are associated with a higher risk of multiple sclerosis in adults." },

@@ -5,7 +5,7 @@
  *
  *   node --import tsx src/engine/testing-append-child.ts <storeDir> <expertsDir> <prefix>
  */
-import { RouterRetriever } from "./router-retriever.js";
+import { RouterRetriever } from "../../src/engine/router-retriever.js";
 
 const [storeDir, expertsDir, prefix] = process.argv.slice(2) as [string, string, string];
 const rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });

@@ -3,13 +3,13 @@
  * runs the generated backward graph through ONNX Runtime and compares it, element by element,
  * with central differences of the same graph's loss.
  */
-import { gradients } from "./autodiff.js";
-import { Graph, type DType, type NumericArray, type Shape, type Value } from "./ir.js";
-import { cast, mul, reduceSum } from "./ops.js";
-import { CompiledGraph, type Feed } from "./session.js";
+import { gradients } from "../../src/graph/autodiff.js";
+import { Graph, type DType, type NumericArray, type Shape, type Value } from "../../src/graph/ir.js";
+import { cast, mul, reduceSum } from "../../src/graph/ops.js";
+import { CompiledGraph, type Feed } from "../../src/graph/session.js";
 
-export { rng, uniform } from "../util/random.js";
-import { rng, uniform } from "../util/random.js";
+export { rng, uniform } from "../../src/util/random.js";
+import { rng, uniform } from "../../src/util/random.js";
 
 
 export interface CheckInput {
