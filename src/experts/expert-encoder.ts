@@ -11,7 +11,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { CompiledGraph, type Feed } from "../graph/session.js";
-import { buildBertGraph } from "../model/bert-graph.js";
+import { buildBertGraph, type Precision } from "../model/bert-graph.js";
 import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { Batch } from "../model/tokenizer.js";
@@ -21,6 +21,8 @@ import { BASE_EXPERT_ID, checkExpertFits, resolveTargets, type LoraExpert } from
 export interface ExpertEncoderOptions {
   /** ORT intra-op threads (default 1, as Encoder). */
   readonly threads?: number;
+  /** Base weights' arithmetic (default "fp32"); LoRA deltas stay float either way. */
+  readonly precision?: Precision;
   /**
    * Extra PEFT-style targets the session should be able to adapt, so experts added later may
    * use them (default ["query", "value"]: PEFT's BERT default and the paper's setting).
@@ -57,7 +59,7 @@ export class ExpertEncoder {
     for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
     const { spec, weights } = model;
     // Targets are passed as full module paths, which matchesTarget accepts by equality.
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] } });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision });
     const stackModules: StackModule[] = bg.lora.map((l) => ({ module: l.module, inFeatures: l.inFeatures, outFeatures: l.outFeatures, aInput: l.A.name, bInput: l.B.name }));
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
     try {

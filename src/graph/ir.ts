@@ -9,8 +9,10 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 
-export type DType = "float32" | "float64" | "int64" | "bool";
+export type DType = "float32" | "float64" | "int64" | "bool" | "int8" | "uint8" | "int32";
 export type NumericArray = Float32Array | Float64Array | BigInt64Array;
+/** What an initializer may hold: the numeric arrays plus int8 weights (quantised inference). */
+export type InitializerData = NumericArray | Int8Array;
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
@@ -33,7 +35,13 @@ export type OpType =
   | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh"
   | "MatMul" | "Gather" | "Reshape" | "Transpose" | "Unsqueeze" | "Shape" | "Expand"
   | "Softmax" | "LogSoftmax" | "LayerNormalization"
-  | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal" | "Range";
+  | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal" | "Range"
+  // Inference-only ops (no gradient rule): ONNX's integer GEMM and ONNX Runtime's com.microsoft kernels.
+  | "DynamicQuantizeLinear" | "MatMulInteger"
+  | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat";
+
+/** Ops from ONNX Runtime's contrib domain: emitted with domain "com.microsoft". */
+export const MS_DOMAIN_OPS: ReadonlySet<OpType> = new Set<OpType>(["DynamicQuantizeMatMul", "MatMulIntegerToFloat"]);
 
 export interface Node {
   readonly op: OpType;
@@ -44,13 +52,13 @@ export interface Node {
 
 export interface Initializer {
   readonly value: Value;
-  readonly data: NumericArray;
+  readonly data: InitializerData;
 }
 
 /** Row-major tensor data with its shape: what initializers and constants hold. */
 export interface TensorData {
   readonly shape: readonly number[];
-  readonly data: NumericArray;
+  readonly data: InitializerData;
 }
 
 export class Graph {
@@ -78,7 +86,7 @@ export class Graph {
   }
 
   initializer(name: string, t: TensorData): Value {
-    const dtype: DType = t.data instanceof Float32Array ? "float32" : t.data instanceof Float64Array ? "float64" : "int64";
+    const dtype: DType = t.data instanceof Float32Array ? "float32" : t.data instanceof Float64Array ? "float64" : t.data instanceof Int8Array ? "int8" : "int64";
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (size !== t.data.length) {
       throw new RouterRetrieverError("SHAPE_MISMATCH", `initializer ${name}: shape [${t.shape}] needs ${size} values, got ${t.data.length}`);

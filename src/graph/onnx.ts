@@ -3,13 +3,13 @@
  * `InferenceSession.create(bytes)`. Initializers travel as raw little-endian bytes.
  */
 import onnxProto from "onnx-proto";
-import type { Attr, DType, Graph, Value } from "./ir.js";
+import { MS_DOMAIN_OPS, type Attr, type DType, type Graph, type Value } from "./ir.js";
 
 const { onnx } = onnxProto;
 
 export const OPSET = 18;
 
-const DTYPE_CODE: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
+const DTYPE_CODE: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9, int8: 3, uint8: 2, int32: 6 };
 
 function valueInfo(v: Value): onnxProto.onnx.IValueInfoProto {
   return {
@@ -32,10 +32,11 @@ function attribute(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
 }
 
 export function emitOnnx(graph: Graph, name = "routerretriever"): Uint8Array {
+  const usesMs = graph.nodes.some((n) => MS_DOMAIN_OPS.has(n.op));
   const model: onnxProto.onnx.IModelProto = {
     irVersion: 8,
     producerName: "routerretriever",
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: usesMs ? [{ domain: "", version: OPSET }, { domain: "com.microsoft", version: 1 }] : [{ domain: "", version: OPSET }],
     graph: {
       name,
       input: graph.inputs.map(valueInfo),
@@ -49,6 +50,7 @@ export function emitOnnx(graph: Graph, name = "routerretriever"): Uint8Array {
       node: graph.nodes.map((n, i) => ({
         name: `n${i}_${n.op}`,
         opType: n.op,
+        ...(MS_DOMAIN_OPS.has(n.op) ? { domain: "com.microsoft" } : {}),
         input: n.inputs.map((v) => v.name),
         output: n.outputs.map((v) => v.name),
         attribute: Object.entries(n.attrs).map(([k, a]) => attribute(k, a)),

@@ -141,7 +141,7 @@ export function range(g: Graph, start: Value, limit: Value, delta: Value, length
 }
 
 export function cast(g: Graph, x: Value, to: DType): Value {
-  const code = { float32: 1, float64: 11, int64: 7, bool: 9 }[to];
+  const code = { float32: 1, float64: 11, int64: 7, bool: 9, int8: 3, uint8: 2, int32: 6 }[to];
   return one(g.add("Cast", [x], [{ dtype: to, shape: x.shape }], { to: { i: code } }));
 }
 
@@ -162,3 +162,45 @@ export function scalarLike(g: Graph, x: Value, s: number): Value {
 export function scale(g: Graph, x: Value, s: number): Value {
   return mul(g, x, scalarLike(g, x, s));
 }
+
+function matmulShape(a: Value, b: Value, what: string): Dim[] {
+  const k1 = a.shape[a.shape.length - 1]!;
+  const k2 = b.shape[b.shape.length - 2]!;
+  if (typeof k1 === "number" && typeof k2 === "number" && k1 !== k2) {
+    throw new RouterRetrieverError("SHAPE_MISMATCH", `${what} inner dims differ: [${a.shape}] x [${b.shape}]`);
+  }
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), what);
+  return [...batch, a.shape[a.shape.length - 2]!, b.shape[b.shape.length - 1]!];
+}
+
+/**
+ * ONNX Runtime's com.microsoft DynamicQuantizeMatMul: float `a` quantised per call to uint8
+ * (asymmetric, whole tensor), times int8 `b` [in, out] with per-column float scales
+ * `bScale` [out] (symmetric: no zero point), plus an optional float bias [out]; float result.
+ */
+export function dynamicQuantizeMatMul(g: Graph, a: Value, b: Value, bScale: Value, bias?: Value): Value {
+  if (b.dtype !== "int8") throw new RouterRetrieverError("SHAPE_MISMATCH", `DynamicQuantizeMatMul: B must be int8, got ${b.dtype}`);
+  // The optional b_zero_point slot is left empty ("") when a bias follows.
+  const inputs = bias ? [a, b, bScale, EMPTY, bias] : [a, b, bScale];
+  return one(g.add("DynamicQuantizeMatMul", inputs, [{ dtype: "float32", shape: matmulShape(a, b, "DynamicQuantizeMatMul") }]));
+}
+
+/** ONNX DynamicQuantizeLinear: x -> (uint8 y, float scale, uint8 zero point), whole-tensor. */
+export function dynamicQuantizeLinear(g: Graph, x: Value): { y: Value; scale: Value; zeroPoint: Value } {
+  const [y, s, z] = g.add("DynamicQuantizeLinear", [x], [{ dtype: "uint8", shape: x.shape }, { dtype: "float32", shape: [] }, { dtype: "uint8", shape: [] }]);
+  return { y: y!, scale: s!, zeroPoint: z! };
+}
+
+/** ONNX MatMulInteger: uint8 a (with zero point) x int8 b (zero point 0) -> int32. */
+export function matmulInteger(g: Graph, a: Value, b: Value, aZeroPoint: Value): Value {
+  return one(g.add("MatMulInteger", [a, b, aZeroPoint], [{ dtype: "int32", shape: matmulShape(a, b, "MatMulInteger") }]));
+}
+
+/** com.microsoft MatMulIntegerToFloat: (a - aZero) * aScale x b * bScale + bias, float out. */
+export function matmulIntegerToFloat(g: Graph, a: Value, b: Value, aScale: Value, bScale: Value, aZeroPoint: Value, bias?: Value): Value {
+  const inputs = bias ? [a, b, aScale, bScale, aZeroPoint, EMPTY, bias] : [a, b, aScale, bScale, aZeroPoint];
+  return one(g.add("MatMulIntegerToFloat", inputs, [{ dtype: "float32", shape: matmulShape(a, b, "MatMulIntegerToFloat") }]));
+}
+
+/** ONNX's marker for an omitted optional input: a node input named "". */
+const EMPTY: Value = { id: -1, name: "", dtype: "float32", shape: [] };

@@ -27,6 +27,10 @@ function single(rule: (g: Graph, n: Node, gy: Value) => Grads): VjpRule {
 }
 
 const none: VjpRule = (_g, n) => n.inputs.map(() => undefined);
+/** Quantised ops exist only in inference graphs; differentiating through one is a bug, not a zero. */
+const inferenceOnly: VjpRule = (_g, n) => {
+  throw new RouterRetrieverError("UNSUPPORTED", `${n.op} is an inference-only op (int8 path); build training graphs in float`);
+};
 
 function noRule(n: Node, why: string): never {
   throw new RouterRetrieverError("UNSUPPORTED", `no gradient rule for ${n.op} (${n.outputs.map((o) => o.name).join(", ")}): ${why}`);
@@ -190,4 +194,8 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   Equal: none,
   Shape: none,
   Range: none,
+  DynamicQuantizeLinear: inferenceOnly,
+  MatMulInteger: inferenceOnly,
+  DynamicQuantizeMatMul: inferenceOnly,
+  MatMulIntegerToFloat: inferenceOnly,
 };

@@ -4,7 +4,7 @@
  */
 import { CompiledGraph } from "../graph/session.js";
 import { RouterRetrieverError } from "../errors.js";
-import { buildBertGraph, normalizeWeightNames, type BertWeights, type LoraGraphMode } from "./bert-graph.js";
+import { buildBertGraph, normalizeWeightNames, type BertWeights, type LoraGraphMode, type Precision } from "./bert-graph.js";
 import { readSafetensors } from "./safetensors.js";
 import type { ModelSpec } from "./spec.js";
 import { loadTokenizer, makeBatches, type Batch, type TextTokenizer } from "./tokenizer.js";
@@ -12,6 +12,8 @@ import { loadTokenizer, makeBatches, type Batch, type TextTokenizer } from "./to
 export interface EncoderOptions {
   /** ORT intra-op threads (default 1: measured faster than 2 for small batches here). */
   readonly threads?: number;
+  /** Arithmetic of the linear layers (default "fp32"; see BertGraphOptions.precision). */
+  readonly precision?: Precision;
 }
 
 export interface EncodeProgress {
@@ -77,6 +79,7 @@ export class Encoder {
     readonly model: LoadedModel,
     private readonly session: CompiledGraph,
     private readonly outputName: string,
+    readonly precision: Precision,
   ) {}
 
   get spec(): ModelSpec {
@@ -90,9 +93,10 @@ export class Encoder {
   static async create(model: LoadedModel, opts: EncoderOptions = {}): Promise<Encoder> {
     const { spec, weights } = model;
     const lora: LoraGraphMode = { kind: "none" };
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora });
+    const precision = opts.precision ?? "fp32";
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision });
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
-    return new Encoder(model, session, bg.embedding.name);
+    return new Encoder(model, session, bg.embedding.name, precision);
   }
 
   static async load(spec: ModelSpec, opts: EncoderOptions = {}): Promise<Encoder> {
