@@ -72,6 +72,26 @@ describe("savePilotLibrary / loadPilotLibrary", () => {
     expect(() => loadPilotLibrary(join(dir, "absent.json"), "test/model")).toThrow(RouterRetrieverError);
   });
 
+  it("refuses a non-finite pilot or label vector, naming the field (it would route every query to base)", () => {
+    const path = join(dir, "nan.json");
+    savePilotLibrary(path, lib, labels);
+    const doc = JSON.parse(readFileSync(path, "utf8"));
+    const nanVec = (n: number): string => {
+      const b = Buffer.alloc(12);
+      b.writeFloatLE(1, 0);
+      b.writeFloatLE(n, 4);
+      return b.toString("base64");
+    };
+    doc.pilots[0].vector = nanVec(Number.NaN);
+    writeFileSync(path, JSON.stringify(doc));
+    expect(() => loadPilotLibrary(path, "test/model")).toThrow(/nan\.json: pilots\[0\]\.vector: component 1 is NaN/);
+    savePilotLibrary(path, lib, labels);
+    const doc2 = JSON.parse(readFileSync(path, "utf8"));
+    doc2.labels.items[2].vector = nanVec(Number.POSITIVE_INFINITY);
+    writeFileSync(path, JSON.stringify(doc2));
+    expect(() => loadPilotLibrary(path, "test/model")).toThrow(/labels\.items\[2\]\.vector: component 1 is Infinity/);
+  });
+
   it("refuses labels of another library", () => {
     expect(() => savePilotLibrary(join(dir, "x.json"), { ...lib, baseModelId: "other" }, labels)).toThrow(/do not belong/);
   });

@@ -5,15 +5,17 @@
  * would too, at twice the size). Loading validates every field and refuses a library built
  * for another base model (MODEL_MISMATCH): its pilots live in that model's embedding space.
  */
-import { readFileSync } from "node:fs";
 import { RouterRetrieverError } from "../errors.js";
 import { sameModelId } from "../experts/peft.js";
+import { readRegularFile } from "../model/safetensors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import type { AllZeroRule, DomainInfo, PilotLabel, PilotLabels } from "./pilots.js";
 import type { Pilot, PilotLibrary } from "./types.js";
 
 export const PILOT_LIBRARY_FORMAT = "routerretriever-pilot-library";
 export const PILOT_LIBRARY_VERSION = 1;
+/** Pilot files are shared like adapters; a library with labels for 10 domains x 500 queries is ~20 MB. */
+const MAX_PILOT_FILE_BYTES = 512 * 1024 * 1024;
 
 export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: PilotLabels): void {
   if (labels !== undefined && (labels.baseModelId !== lib.baseModelId || labels.dims !== lib.dims)) {
@@ -59,11 +61,13 @@ export interface LoadedPilotLibrary {
 /** Reads and validates a saved library; `baseModelId` is the model the caller will embed queries with. */
 export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilotLibrary {
   let raw: unknown;
+  const text = readRegularFile(path, MAX_PILOT_FILE_BYTES, "pilot library").toString("utf8");
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code === "ENOENT" ? "NOT_FOUND" : "PARSE_ERROR";
-    throw new RouterRetrieverError(code, `${path}: ${(err as Error).message}`, { cause: err });
+    // Not the parser's message, which quotes the file's content.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: not valid JSON${at !== undefined ? ` (at byte ${at})` : ""}`, { cause: err });
   }
   const r = new Reader(path);
   const doc = r.obj(raw, "");
@@ -169,7 +173,11 @@ class Reader {
     const buf = Buffer.from(s, "base64");
     if (buf.length !== dims * 4) this.fail(field, `decodes to ${buf.length} bytes, expected ${dims * 4} (${dims} float32)`);
     const out = new Float32Array(dims);
-    for (let i = 0; i < dims; i++) out[i] = buf.readFloatLE(i * 4);
+    for (let i = 0; i < dims; i++) {
+      out[i] = buf.readFloatLE(i * 4);
+      // A NaN pilot makes every similarity NaN, and the router then silently sends every query to base.
+      if (!Number.isFinite(out[i]!)) this.fail(field, `component ${i} is ${out[i]} (vectors must be finite)`);
+    }
     return out;
   }
 }
