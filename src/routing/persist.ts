@@ -9,6 +9,7 @@ import { RouterRetrieverError } from "../errors.js";
 import { sameModelId } from "../experts/peft.js";
 import { readRegularFile } from "../model/safetensors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { checkSeal, seal } from "../util/sealed-json.js";
 import type { AllZeroRule, DomainInfo, PilotLabel, PilotLabels } from "./pilots.js";
 import type { Pilot, PilotLibrary } from "./types.js";
 
@@ -17,7 +18,12 @@ export const PILOT_LIBRARY_VERSION = 1;
 /** Pilot files are shared like adapters; a library with labels for 10 domains x 500 queries is ~20 MB. */
 const MAX_PILOT_FILE_BYTES = 512 * 1024 * 1024;
 
-export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: PilotLabels): void {
+export interface SavePilotOptions {
+  /** The store this copy belongs to (a store's own copy; see engine/components/pilot-state.ts). */
+  readonly storeId?: string;
+}
+
+export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: PilotLabels, opts: SavePilotOptions = {}): void {
   if (labels !== undefined && (labels.baseModelId !== lib.baseModelId || labels.dims !== lib.dims)) {
     throw new RouterRetrieverError("CONFLICT", `labels (${labels.baseModelId}, ${labels.dims} dims) do not belong to this library (${lib.baseModelId}, ${lib.dims} dims)`);
   }
@@ -25,6 +31,7 @@ export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: Pilot
     format: PILOT_LIBRARY_FORMAT,
     version: PILOT_LIBRARY_VERSION,
     savedAt: new Date().toISOString(),
+    ...(opts.storeId !== undefined ? { storeId: opts.storeId } : {}),
     baseModelId: lib.baseModelId,
     dims: lib.dims,
     experts: lib.experts,
@@ -49,13 +56,15 @@ export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: Pilot
         }
       : {}),
   };
-  writeJsonAtomic(path, doc);
+  writeJsonAtomic(path, seal(doc));
 }
 
 export interface LoadedPilotLibrary {
   readonly library: PilotLibrary;
   /** Present when the file was saved with labels. */
   readonly labels?: PilotLabels;
+  /** Present in a store's own copy: the store it belongs to. */
+  readonly storeId?: string;
 }
 
 /** Reads and validates a saved library; `baseModelId` is the model the caller will embed queries with. */
@@ -71,6 +80,9 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
   }
   const r = new Reader(path);
   const doc = r.obj(raw, "");
+  checkSeal(doc, path);
+  const storeId = doc.storeId === undefined ? undefined : r.str(doc.storeId, "storeId");
+  const owned = storeId !== undefined ? { storeId } : {};
   if (doc.format !== PILOT_LIBRARY_FORMAT) r.fail("format", `expected "${PILOT_LIBRARY_FORMAT}", got ${JSON.stringify(doc.format)}`);
   if (doc.version !== PILOT_LIBRARY_VERSION) throw new RouterRetrieverError("UNSUPPORTED", `${path}: version ${JSON.stringify(doc.version)} (this build reads version ${PILOT_LIBRARY_VERSION})`);
   const libModel = r.str(doc.baseModelId, "baseModelId");
@@ -86,7 +98,7 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
     return { expert, domain: r.str(o.domain, `pilots[${i}].domain`), size: r.int(o.size, `pilots[${i}].size`), vector: r.vec(o.vector, dims, `pilots[${i}].vector`) };
   });
   const library: PilotLibrary = { baseModelId: libModel, dims, experts, domains: r.strs(doc.domains, "domains"), pilots };
-  if (doc.labels === undefined) return { library };
+  if (doc.labels === undefined) return { library, ...owned };
 
   const L = r.obj(doc.labels, "labels");
   const candidates = r.strs(L.candidates, "labels.candidates");
@@ -116,7 +128,7 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
     };
   });
   const labels: PilotLabels = { baseModelId: libModel, dims, candidates, domains, allZero: L.allZero as AllZeroRule, sampling, labels: items };
-  return { library, labels };
+  return { library, labels, ...owned };
 }
 
 function checkLen(v: Float32Array, dims: number, what: string): Float32Array {
