@@ -102,6 +102,8 @@ export interface Health {
   readonly pilots: number;
   readonly rule: RoutingRule;
   readonly storeDir: string;
+  /** Checksums verified when the store was opened (a store that fails them does not open). */
+  readonly integrity: { readonly verifiedAt: string; readonly vectors: string; readonly documents: string };
   readonly warnings: readonly string[];
   readonly uptimeSeconds: number;
 }

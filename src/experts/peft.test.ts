@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -167,6 +167,57 @@ describe("PEFT layout", () => {
     const qproj = catchErr(() => loadExpert(writeAdapter("qproj", peftTensors(e), { ...peftAdapterConfig(e), target_modules: ["query", "value", "q_proj"] }), base));
     expect(qproj.code).toBe("NOT_FOUND");
     expect(qproj.message).toContain("q_proj");
+  });
+});
+
+describe("adapters as untrusted input", () => {
+  it("refuses files that are symlinks leaving the expert folder, without echoing their content", () => {
+    const e = randomExpert(base, CFG, 6);
+    const d = writeAdapter("linked", peftTensors(e), peftAdapterConfig(e));
+    const secret = join(dir, "secret.txt");
+    writeFileSync(secret, "root:x:0:0:SECRET-CONTENT");
+    rmSync(join(d, ADAPTER_CONFIG_FILE));
+    symlinkSync(secret, join(d, ADAPTER_CONFIG_FILE));
+    const err = catchErr(() => loadExpert(d, base));
+    expect(err.code).toBe("PARSE_ERROR");
+    expect(err.message).toContain("symlink to a file outside the expert folder");
+    expect(err.message).not.toContain("SECRET");
+    // A link inside the folder is fine (some download tools dedupe that way).
+    writeFileSync(join(d, "cfg.json"), JSON.stringify(peftAdapterConfig(e)));
+    rmSync(join(d, ADAPTER_CONFIG_FILE));
+    symlinkSync(join(d, "cfg.json"), join(d, ADAPTER_CONFIG_FILE));
+    expect(loadExpert(d, base).config.rank).toBe(8);
+  });
+
+  it("quotes no file content in JSON errors, and refuses a weights path that is a directory or has NaN", () => {
+    const e = randomExpert(base, CFG, 7);
+    const d = writeAdapter("badjson", peftTensors(e), peftAdapterConfig(e));
+    writeFileSync(join(d, ADAPTER_CONFIG_FILE), "SECRET-CONTENT {");
+    const err = catchErr(() => loadExpert(d, base));
+    expect(err.message).toMatch(/adapter_config\.json: not valid JSON/);
+    expect(err.message).not.toContain("SECRET");
+    const dirWeights = writeAdapter("dirweights", peftTensors(e), peftAdapterConfig(e));
+    rmSync(join(dirWeights, ADAPTER_WEIGHTS_FILE));
+    mkdirSync(join(dirWeights, ADAPTER_WEIGHTS_FILE));
+    expect(catchErr(() => loadExpert(dirWeights, base)).message).toContain("is not a regular file");
+    const nan = peftTensors(e);
+    const key = "base_model.model.encoder.layer.1.attention.self.query.lora_B.weight";
+    nan.get(key)!.data[5] = Number.NaN;
+    const nanErr = catchErr(() => loadExpert(writeAdapter("nan", nan, peftAdapterConfig(e)), base));
+    expect(nanErr.code).toBe("PARSE_ERROR");
+    expect(nanErr.message).toContain(key);
+    expect(nanErr.message).toContain("value 5 is NaN");
+  });
+
+  it("matches target_modules regexes in linear time (RE2), as PEFT's fullmatch", () => {
+    const e = randomExpert(base, CFG, 8);
+    const d = writeAdapter("regex", peftTensors(e), { ...peftAdapterConfig(e), target_modules: ".*\\.(query|value)" });
+    expect(loadExpert(d, base).config.targetModules).toHaveLength(12);
+    // Exponential for a backtracking engine on the ~40-character module paths.
+    writeFileSync(join(d, ADAPTER_CONFIG_FILE), JSON.stringify({ ...peftAdapterConfig(e), target_modules: "(.*.*)*(x+x+)+y" }));
+    const t0 = performance.now();
+    expect(catchErr(() => loadExpert(d, base)).message).toContain("matches no linear module");
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
 

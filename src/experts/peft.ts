@@ -13,13 +13,14 @@
  *                                  separate file because PEFT's config must stay loadable by
  *                                  PEFT versions that reject unknown keys.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, openSync, fsyncSync, closeSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { RE2JS } from "re2js";
 import { randomBytes } from "node:crypto";
 import { RouterRetrieverError } from "../errors.js";
 import { LINEAR_MODULES, matchesTarget } from "../model/bert-graph.js";
 import type { LoadedModel } from "../model/encoder.js";
-import { readSafetensors, writeSafetensors, type Tensor } from "../model/safetensors.js";
+import { readRegularFile, readSafetensors, writeSafetensors, type Tensor } from "../model/safetensors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { BASE_EXPERT_ID, checkConfig, checkExpertSelf, linearModules, resolveTargets, type ExpertMeta, type JsonValue, type LoraConfig, type LoraExpert, type LoraMatrices } from "./types.js";
 
@@ -163,12 +164,21 @@ export interface LoadExpertOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+/** Adapter files are downloaded, i.e. untrusted: bounded sizes (a rank-64 all-linear BERT-large adapter is ~150 MB). */
+export const MAX_ADAPTER_WEIGHTS_BYTES = 512 * 1024 * 1024;
+const MAX_JSON_BYTES = 1024 * 1024;
+/** PEFT's target_modules regexes are a few dozen characters; anything longer is refused. */
+const MAX_TARGET_REGEX_CHARS = 1000;
+
 function readJsonObject(path: string): Record<string, unknown> {
   let v: unknown;
+  const text = readRegularFile(path, MAX_JSON_BYTES, "JSON file").toString("utf8");
   try {
-    v = JSON.parse(readFileSync(path, "utf8"));
+    v = JSON.parse(text);
   } catch (err) {
-    throw new RouterRetrieverError("PARSE_ERROR", `${path}: ${(err as Error).message}`, { cause: err });
+    // Not the parser's message: it quotes the file, and these messages reach health warnings.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: not valid JSON${at !== undefined ? ` (at byte ${at})` : ""}`, { cause: err });
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new RouterRetrieverError("PARSE_ERROR", `${path}: expected a JSON object`);
   return v as Record<string, unknown>;
@@ -236,13 +246,17 @@ function parseTargets(t: unknown, path: string, base: LoadedModel): string[] {
   if (Array.isArray(t) && t.every((x) => typeof x === "string") && t.length > 0) return t as string[];
   if (t === "all-linear") return [...LINEAR_MODULES];
   if (typeof t === "string") {
-    let re: RegExp;
+    // RE2 semantics (linear time in pattern x input): a hostile pattern cannot stall the event
+    // loop the way a backtracking RegExp can. Python's re features RE2 lacks (backreferences,
+    // lookaround) are refused, which no published LoRA adapter's target_modules uses.
+    if (t.length > MAX_TARGET_REGEX_CHARS) throw new RouterRetrieverError("UNSUPPORTED", `${path}: target_modules regex is ${t.length} characters (limit ${MAX_TARGET_REGEX_CHARS})`);
+    let re: RE2JS;
     try {
-      re = new RegExp(`^(?:${t})$`);
+      re = RE2JS.compile(t);
     } catch (err) {
-      throw new RouterRetrieverError("UNSUPPORTED", `${path}: target_modules regex ${JSON.stringify(t)} is not valid here: ${(err as Error).message}`);
+      throw new RouterRetrieverError("UNSUPPORTED", `${path}: target_modules regex ${JSON.stringify(t.slice(0, 80))} is not valid here: ${(err as Error).message.slice(0, 200)}`);
     }
-    const hits = [...linearModules(base).keys()].filter((m) => re.test(m));
+    const hits = [...linearModules(base).keys()].filter((m) => re.matches(m));
     if (hits.length === 0) throw new RouterRetrieverError("NOT_FOUND", `${path}: target_modules regex ${JSON.stringify(t)} matches no linear module of ${base.spec.id}`);
     return hits;
   }
@@ -267,6 +281,7 @@ interface OurMeta {
 
 function readOurMeta(path: string): OurMeta {
   if (!existsSync(path)) return { meta: {} };
+  checkInside(dirname(path), path);
   const m = readJsonObject(path);
   const str = (k: string): string | undefined => {
     const v = m[k];
@@ -308,6 +323,38 @@ function moduleOfKey(key: string): { module: string; which: "A" | "B" } | undefi
   return { module, which: m[2] as "A" | "B" };
 }
 
+/**
+ * A file of an expert folder may be a symlink only to somewhere inside that folder: adapters are
+ * downloaded, and a link to /etc/... would otherwise be read (and quoted in errors) as an adapter.
+ */
+function checkInside(root: string, path: string): void {
+  if (!lstatSync(path).isSymbolicLink()) return;
+  const realRoot = realpathSync(root);
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (err) {
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: dangling symlink`, { cause: err });
+  }
+  const rel = relative(realRoot, real);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: symlink to a file outside the expert folder; refused`);
+  }
+}
+
+/** The codes an unusable (malformed, mismatched, unsupported) expert folder is reported with: HTTP 422. */
+const UNUSABLE_CODES: ReadonlySet<string> = new Set(["PARSE_ERROR", "MODEL_MISMATCH", "SHAPE_MISMATCH", "UNSUPPORTED"]);
+
+/**
+ * loadExpert's error as "this folder is not a usable expert": a missing tensor (NOT_FOUND) or
+ * an oversized file (LIMIT_EXCEEDED) inside a folder that exists is a property of the folder's
+ * content, not of the request, so callers that name an existing folder report all of them alike.
+ */
+export function asUnusableExpert(err: unknown): unknown {
+  if (!(err instanceof RouterRetrieverError) || UNUSABLE_CODES.has(err.code) || err.code === "INTERNAL") return err;
+  return new RouterRetrieverError("PARSE_ERROR", err.message, { cause: err });
+}
+
 const fmt = (shape: readonly number[]): string => `[${shape.join(", ")}]`;
 
 /**
@@ -328,6 +375,8 @@ export function loadExpert(dir: string, base: LoadedModel, opts: LoadExpertOptio
       legacy ? `${root}: only adapter_model.bin (pickle) is present; re-save the adapter with safe_serialization=True` : `${root}: no ${ADAPTER_WEIGHTS_FILE}`,
     );
   }
+  checkInside(root, configPath);
+  checkInside(root, weightsPath);
   const { config, baseModelId: peftBase } = parsePeftConfig(readJsonObject(configPath), configPath, base);
   const ours = readOurMeta(join(root, EXPERT_META_FILE));
 
@@ -344,7 +393,7 @@ export function loadExpert(dir: string, base: LoadedModel, opts: LoadExpertOptio
   const modules = linearModules(base);
   const r = config.rank;
   const found = new Map<string, { A?: Float32Array; B?: Float32Array }>();
-  for (const [key, t] of readSafetensors(weightsPath).tensors) {
+  for (const [key, t] of readSafetensors(weightsPath, { maxBytes: MAX_ADAPTER_WEIGHTS_BYTES, requireFinite: true }).tensors) {
     const parsed = moduleOfKey(key);
     if (!parsed) {
       throw new RouterRetrieverError("UNSUPPORTED", `${weightsPath}: tensor ${key} is not a LoRA A/B weight (bias, DoRA, embedding or modules_to_save tensors are not supported)`);

@@ -62,6 +62,11 @@ describe("savePilotLibrary / loadPilotLibrary", () => {
     const path = join(dir, "damaged.json");
     savePilotLibrary(path, lib, labels);
     const doc = JSON.parse(readFileSync(path, "utf8"));
+    // An edit in place is caught by the seal first ...
+    writeFileSync(path, JSON.stringify({ ...doc, experts: [...doc.experts].reverse() }));
+    expect(() => loadPilotLibrary(path, "test/model")).toThrow(/damaged\.json: corrupt: its content hashes to/);
+    // ... and with the seal removed (a deliberate edit), each field is still checked.
+    delete doc.sha256;
     doc.pilots[1].vector = Buffer.from(new Float32Array(2).buffer).toString("base64");
     writeFileSync(path, JSON.stringify(doc));
     expect(() => loadPilotLibrary(path, "test/model")).toThrow(/pilots\[1\]\.vector: decodes to 8 bytes, expected 12/);
@@ -70,6 +75,28 @@ describe("savePilotLibrary / loadPilotLibrary", () => {
     writeFileSync(path, JSON.stringify(doc));
     expect(() => loadPilotLibrary(path, "test/model")).toThrow(/version 99/);
     expect(() => loadPilotLibrary(join(dir, "absent.json"), "test/model")).toThrow(RouterRetrieverError);
+  });
+
+  it("refuses a non-finite pilot or label vector, naming the field (it would route every query to base)", () => {
+    const path = join(dir, "nan.json");
+    savePilotLibrary(path, lib, labels);
+    const doc = JSON.parse(readFileSync(path, "utf8"));
+    delete doc.sha256;
+    const nanVec = (n: number): string => {
+      const b = Buffer.alloc(12);
+      b.writeFloatLE(1, 0);
+      b.writeFloatLE(n, 4);
+      return b.toString("base64");
+    };
+    doc.pilots[0].vector = nanVec(Number.NaN);
+    writeFileSync(path, JSON.stringify(doc));
+    expect(() => loadPilotLibrary(path, "test/model")).toThrow(/nan\.json: pilots\[0\]\.vector: component 1 is NaN/);
+    savePilotLibrary(path, lib, labels);
+    const doc2 = JSON.parse(readFileSync(path, "utf8"));
+    delete doc2.sha256;
+    doc2.labels.items[2].vector = nanVec(Number.POSITIVE_INFINITY);
+    writeFileSync(path, JSON.stringify(doc2));
+    expect(() => loadPilotLibrary(path, "test/model")).toThrow(/labels\.items\[2\]\.vector: component 1 is Infinity/);
   });
 
   it("refuses labels of another library", () => {

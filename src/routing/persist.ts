@@ -5,17 +5,25 @@
  * would too, at twice the size). Loading validates every field and refuses a library built
  * for another base model (MODEL_MISMATCH): its pilots live in that model's embedding space.
  */
-import { readFileSync } from "node:fs";
 import { RouterRetrieverError } from "../errors.js";
 import { sameModelId } from "../experts/peft.js";
+import { readRegularFile } from "../model/safetensors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { checkSeal, seal } from "../util/sealed-json.js";
 import type { AllZeroRule, DomainInfo, PilotLabel, PilotLabels } from "./pilots.js";
 import type { Pilot, PilotLibrary } from "./types.js";
 
 export const PILOT_LIBRARY_FORMAT = "routerretriever-pilot-library";
 export const PILOT_LIBRARY_VERSION = 1;
+/** Pilot files are shared like adapters; a library with labels for 10 domains x 500 queries is ~20 MB. */
+const MAX_PILOT_FILE_BYTES = 512 * 1024 * 1024;
 
-export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: PilotLabels): void {
+export interface SavePilotOptions {
+  /** The store this copy belongs to (a store's own copy; see engine/components/pilot-state.ts). */
+  readonly storeId?: string;
+}
+
+export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: PilotLabels, opts: SavePilotOptions = {}): void {
   if (labels !== undefined && (labels.baseModelId !== lib.baseModelId || labels.dims !== lib.dims)) {
     throw new RouterRetrieverError("CONFLICT", `labels (${labels.baseModelId}, ${labels.dims} dims) do not belong to this library (${lib.baseModelId}, ${lib.dims} dims)`);
   }
@@ -23,6 +31,7 @@ export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: Pilot
     format: PILOT_LIBRARY_FORMAT,
     version: PILOT_LIBRARY_VERSION,
     savedAt: new Date().toISOString(),
+    ...(opts.storeId !== undefined ? { storeId: opts.storeId } : {}),
     baseModelId: lib.baseModelId,
     dims: lib.dims,
     experts: lib.experts,
@@ -47,26 +56,33 @@ export function savePilotLibrary(path: string, lib: PilotLibrary, labels?: Pilot
         }
       : {}),
   };
-  writeJsonAtomic(path, doc);
+  writeJsonAtomic(path, seal(doc));
 }
 
 export interface LoadedPilotLibrary {
   readonly library: PilotLibrary;
   /** Present when the file was saved with labels. */
   readonly labels?: PilotLabels;
+  /** Present in a store's own copy: the store it belongs to. */
+  readonly storeId?: string;
 }
 
 /** Reads and validates a saved library; `baseModelId` is the model the caller will embed queries with. */
 export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilotLibrary {
   let raw: unknown;
+  const text = readRegularFile(path, MAX_PILOT_FILE_BYTES, "pilot library").toString("utf8");
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code === "ENOENT" ? "NOT_FOUND" : "PARSE_ERROR";
-    throw new RouterRetrieverError(code, `${path}: ${(err as Error).message}`, { cause: err });
+    // Not the parser's message, which quotes the file's content.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new RouterRetrieverError("PARSE_ERROR", `${path}: not valid JSON${at !== undefined ? ` (at byte ${at})` : ""}`, { cause: err });
   }
   const r = new Reader(path);
   const doc = r.obj(raw, "");
+  checkSeal(doc, path);
+  const storeId = doc.storeId === undefined ? undefined : r.str(doc.storeId, "storeId");
+  const owned = storeId !== undefined ? { storeId } : {};
   if (doc.format !== PILOT_LIBRARY_FORMAT) r.fail("format", `expected "${PILOT_LIBRARY_FORMAT}", got ${JSON.stringify(doc.format)}`);
   if (doc.version !== PILOT_LIBRARY_VERSION) throw new RouterRetrieverError("UNSUPPORTED", `${path}: version ${JSON.stringify(doc.version)} (this build reads version ${PILOT_LIBRARY_VERSION})`);
   const libModel = r.str(doc.baseModelId, "baseModelId");
@@ -82,7 +98,7 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
     return { expert, domain: r.str(o.domain, `pilots[${i}].domain`), size: r.int(o.size, `pilots[${i}].size`), vector: r.vec(o.vector, dims, `pilots[${i}].vector`) };
   });
   const library: PilotLibrary = { baseModelId: libModel, dims, experts, domains: r.strs(doc.domains, "domains"), pilots };
-  if (doc.labels === undefined) return { library };
+  if (doc.labels === undefined) return { library, ...owned };
 
   const L = r.obj(doc.labels, "labels");
   const candidates = r.strs(L.candidates, "labels.candidates");
@@ -112,7 +128,7 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
     };
   });
   const labels: PilotLabels = { baseModelId: libModel, dims, candidates, domains, allZero: L.allZero as AllZeroRule, sampling, labels: items };
-  return { library, labels };
+  return { library, labels, ...owned };
 }
 
 function checkLen(v: Float32Array, dims: number, what: string): Float32Array {
@@ -169,7 +185,11 @@ class Reader {
     const buf = Buffer.from(s, "base64");
     if (buf.length !== dims * 4) this.fail(field, `decodes to ${buf.length} bytes, expected ${dims * 4} (${dims} float32)`);
     const out = new Float32Array(dims);
-    for (let i = 0; i < dims; i++) out[i] = buf.readFloatLE(i * 4);
+    for (let i = 0; i < dims; i++) {
+      out[i] = buf.readFloatLE(i * 4);
+      // A NaN pilot makes every similarity NaN, and the router then silently sends every query to base.
+      if (!Number.isFinite(out[i]!)) this.fail(field, `component ${i} is ${out[i]} (vectors must be finite)`);
+    }
     return out;
   }
 }

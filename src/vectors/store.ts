@@ -9,6 +9,7 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  statSync,
   ftruncateSync,
   writeSync,
 } from "node:fs";
@@ -95,6 +96,8 @@ export interface OpenIndexOptions {
   normalized?: boolean;
   /** Also hash the vectors and ids against the manifest checksum. */
   verify?: boolean;
+  /** Called while verifying, per hashed chunk (a large store takes seconds). */
+  onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 export interface SearchOptions {
@@ -124,6 +127,7 @@ export function createIndex(dir: string, spec: IndexSpec, options: CreateIndexOp
     throw new RouterRetrieverError("BAD_INPUT", `createIndex: dims must be a positive integer, got ${spec.dims}`);
   }
   const manifestPath = join(dir, MANIFEST_FILE);
+  if (!options.overwrite && !existsSync(manifestPath)) refuseOrphanedFiles(dir);
   if (existsSync(manifestPath)) {
     if (!options.overwrite) {
       throw new RouterRetrieverError("CONFLICT", `${manifestPath}: a vector index already exists here`);
@@ -160,8 +164,33 @@ export function openIndex(dir: string, options: OpenIndexOptions = {}): VectorIn
   const ids = readCommittedIds(dir, manifest);
   const vectors = readCommittedVectors(dir, manifest);
   const index = new VectorIndex(dir, manifest, ids, vectors);
-  if (options.verify) index.verifyLoaded();
+  if (options.verify) index.verifyLoaded(options.onVerifyProgress);
   return index;
+}
+
+/**
+ * Without its manifest (the commit point) an index's rows are uncommitted by definition, but
+ * rows and ids that are there mean a manifest existed: creating a fresh index over them would
+ * truncate data this process never wrote. Refuse and say how to recover.
+ */
+export function refuseOrphanedFiles(dir: string): void {
+  const found: string[] = [];
+  for (const f of [VECTORS_FILE, IDS_FILE]) {
+    const p = join(dir, f);
+    try {
+      const st = statSync(p);
+      if (st.size > (f === IDS_FILE ? 3 : 0)) found.push(`${f} (${st.size} bytes)`);
+    } catch {
+      // absent: nothing to protect
+    }
+  }
+  if (found.length > 0) {
+    throw new RouterRetrieverError(
+      "PARSE_ERROR",
+      `${join(dir, MANIFEST_FILE)} is missing but ${found.join(" and ")} ${found.length > 1 ? "are" : "is"} there: refusing to create a new index over them. ` +
+        `Restore ${MANIFEST_FILE} from a backup, or move ${dir} aside to start an empty index.`,
+    );
+  }
 }
 
 export class VectorIndex {
@@ -346,14 +375,20 @@ export class VectorIndex {
   }
 
   /** @internal verify the rows loaded at open, without re-reading the file. */
-  verifyLoaded(): void {
-    this.committedVectorHash();
+  verifyLoaded(onProgress?: (doneBytes: number, totalBytes: number) => void): void {
+    this.committedVectorHash(onProgress);
   }
 
-  private committedVectorHash(): Hash {
+  private committedVectorHash(onProgress?: (doneBytes: number, totalBytes: number) => void): Hash {
     if (this.vectorHash !== undefined) return this.vectorHash;
     const m = this.manifestState;
-    const h = createHash("sha256").update(toLittleEndianBytes(this.rows.subarray(0, m.count * m.dims)));
+    const bytes = toLittleEndianBytes(this.rows.subarray(0, m.count * m.dims));
+    const h = createHash("sha256");
+    const CHUNK = 16 << 20;
+    for (let off = 0; off < bytes.byteLength; off += CHUNK) {
+      h.update(bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength)));
+      onProgress?.(Math.min(off + CHUNK, bytes.byteLength), bytes.byteLength);
+    }
     const actual = "sha256:" + h.copy().update(JSON.stringify(this.idList.slice(0, m.count)), "utf8").digest("hex");
     if (actual !== m.checksum) throw checksumError(this.dir, m.checksum, actual);
     this.vectorHash = h;

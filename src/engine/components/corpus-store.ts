@@ -12,8 +12,15 @@
  * A kill before the manifest rename leaves the old manifest, which describes an intact prefix
  * of both files; a kill after it is a completed add. Open reads only the committed prefix and
  * checks that its ids are exactly the index's ids, in order.
+ *
+ * Integrity on open (issue 12): the vectors and ids are hashed against the manifest checksum,
+ * the committed documents against meta.docsSha256, and meta.storeId must be this store's, so
+ * a zeroed vector file, an edited docs.jsonl or a file copied in from another store is refused
+ * before anything is served. A missing manifest with documents present is refused too: the
+ * manifest is the commit point, and starting an empty index would overwrite docs.jsonl.
  */
-import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
+import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
@@ -24,6 +31,22 @@ export const INDEX_DIR = "index";
 export const DOCS_FILE = "docs.jsonl";
 /** Manifest meta keys; bumping the format would need a migration, so they are fixed names. */
 const META_DOCS_BYTES = "docsBytes";
+const META_DOCS_SHA256 = "docsSha256";
+const META_STORE_ID = "storeId";
+
+export interface CorpusOpenOptions {
+  /** The store's id (store.json): the manifest must carry it, or none (a store from before ids). */
+  readonly storeId?: string;
+  /** Progress of the checksum verification at open, in bytes hashed. */
+  readonly onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
+}
+
+/** What open verified, for health. */
+export interface CorpusIntegrity {
+  readonly verifiedAt: string;
+  readonly vectors: string;
+  readonly documents: string;
+}
 
 export class CorpusStore {
   private docs = new Map<string, StoredDocument>();
@@ -32,30 +55,63 @@ export class CorpusStore {
     readonly dir: string,
     private index: VectorIndex,
     private docsBytes: number,
+    /** sha256 state over the committed bytes of docs.jsonl. */
+    private docsHash: Hash,
     docs: readonly StoredDocument[],
+    private readonly storeId: string | undefined,
+    readonly integrity: CorpusIntegrity,
   ) {
     for (const d of docs) this.docs.set(d.id, d);
   }
 
-  /** Opens the corpus in `dir`, creating an empty one when there is none. */
-  static open(dir: string, spec: IndexSpec): CorpusStore {
+  /** Opens the corpus in `dir`, creating an empty one when there is none; verifies it (see the header). */
+  static open(dir: string, spec: IndexSpec, opts: CorpusOpenOptions = {}): CorpusStore {
     const indexDir = join(dir, INDEX_DIR);
-    const index = existsSync(join(indexDir, MANIFEST_FILE))
-      ? openIndex(indexDir, { modelId: spec.modelId, dims: spec.dims, pooling: spec.pooling, normalized: spec.normalized })
-      : createIndex(indexDir, spec, { overwrite: true });
+    const docsPath = join(dir, DOCS_FILE);
+    let index: VectorIndex;
+    if (existsSync(join(indexDir, MANIFEST_FILE))) {
+      index = openIndex(indexDir, { modelId: spec.modelId, dims: spec.dims, pooling: spec.pooling, normalized: spec.normalized, verify: true, onVerifyProgress: opts.onVerifyProgress });
+    } else {
+      const docsSize = existsSync(docsPath) ? statSync(docsPath).size : 0;
+      if (docsSize > 0) {
+        throw new RouterRetrieverError(
+          "PARSE_ERROR",
+          `store ${dir}: ${INDEX_DIR}/${MANIFEST_FILE} is missing but ${DOCS_FILE} holds ${docsSize} bytes of documents; refusing to open it as an empty store (the next add would overwrite them). ` +
+            `Restore ${INDEX_DIR}/ from a backup, or move ${DOCS_FILE} aside and re-add its documents (e.g. serve --corpus).`,
+        );
+      }
+      index = createIndex(indexDir, spec);
+    }
+    const meta = index.manifest.meta ?? {};
+    const owner = meta[META_STORE_ID];
+    if (opts.storeId !== undefined && owner !== undefined && owner !== opts.storeId) {
+      throw new RouterRetrieverError(
+        "PARSE_ERROR",
+        `${join(indexDir, MANIFEST_FILE)}: belongs to another store (store id ${String(owner)}, this store is ${opts.storeId}); restore this store's own ${INDEX_DIR}/ from a backup`,
+      );
+    }
     const bytes = committedDocsBytes(index);
     // Created up front with a directory fsync, so a committed manifest never names a file whose
     // directory entry a power cut could still lose.
-    if (bytes === 0 && !existsSync(join(dir, DOCS_FILE))) writeFileAtomic(join(dir, DOCS_FILE), "");
-    const docs = readCommittedDocs(join(dir, DOCS_FILE), bytes);
+    if (bytes === 0 && !existsSync(docsPath)) writeFileAtomic(docsPath, "");
+    const { docs, hash } = readCommittedDocs(docsPath, bytes);
+    const docsSum = "sha256:" + hash.copy().digest("hex");
+    const want = meta[META_DOCS_SHA256];
+    if (want !== undefined && want !== docsSum) {
+      throw new RouterRetrieverError(
+        "PARSE_ERROR",
+        `${docsPath}: corrupt store: the ${bytes} committed bytes hash to ${docsSum}, the manifest records ${String(want)}. Restore ${DOCS_FILE} from a backup.`,
+      );
+    }
     const ids = index.ids;
     if (docs.length !== index.committedSize || docs.some((d, i) => d.id !== ids[i])) {
       throw new RouterRetrieverError(
         "PARSE_ERROR",
-        `${join(dir, DOCS_FILE)}: corrupt store: ${docs.length} committed documents do not match the index's ${index.committedSize} ids`,
+        `${docsPath}: corrupt store: ${docs.length} committed documents do not match the index's ${index.committedSize} ids`,
       );
     }
-    return new CorpusStore(dir, index, bytes, docs);
+    const integrity: CorpusIntegrity = { verifiedAt: new Date().toISOString(), vectors: index.manifest.checksum, documents: want === undefined && bytes > 0 ? "unverified (store written before document checksums)" : docsSum };
+    return new CorpusStore(dir, index, bytes, hash, docs, opts.storeId, integrity);
   }
 
   get size(): number {
@@ -93,10 +149,16 @@ export class CorpusStore {
     for (const d of docs) if (this.docs.has(d.id)) throw new RouterRetrieverError("CONFLICT", `document id "${d.id}" is already in the store`);
     const lines = Buffer.from(docs.map((d) => JSON.stringify({ id: d.id, title: d.title, text: d.text }) + "\n").join(""), "utf8");
     const next = this.docsBytes + lines.byteLength;
+    const nextHash = this.docsHash.copy().update(lines);
     try {
       writeAt(join(this.dir, DOCS_FILE), this.docsBytes, lines);
       this.index.add(docs.map((d) => d.id), vectors);
-      this.index.setMeta({ ...(this.index.manifest.meta ?? {}), [META_DOCS_BYTES]: next });
+      this.index.setMeta({
+        ...(this.index.manifest.meta ?? {}),
+        [META_DOCS_BYTES]: next,
+        [META_DOCS_SHA256]: "sha256:" + nextHash.copy().digest("hex"),
+        ...(this.storeId !== undefined ? { [META_STORE_ID]: this.storeId } : {}),
+      });
       this.index.save();
     } catch (err) {
       // The index keeps uncommitted rows in memory after a failed save; reopening drops them.
@@ -104,6 +166,7 @@ export class CorpusStore {
       throw err;
     }
     this.docsBytes = next;
+    this.docsHash = nextHash;
     for (const d of docs) this.docs.set(d.id, d);
   }
 }
@@ -118,8 +181,9 @@ function committedDocsBytes(index: VectorIndex): number {
   return v;
 }
 
-function readCommittedDocs(path: string, bytes: number): StoredDocument[] {
-  if (bytes === 0) return [];
+function readCommittedDocs(path: string, bytes: number): { docs: StoredDocument[]; hash: Hash } {
+  const hash = createHash("sha256");
+  if (bytes === 0) return { docs: [], hash };
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -137,9 +201,10 @@ function readCommittedDocs(path: string, bytes: number): StoredDocument[] {
   } finally {
     closeSync(fd);
   }
+  hash.update(buf);
   const text = buf.toString("utf8");
   if (!text.endsWith("\n")) throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt store: committed documents do not end at a line end`);
-  return text
+  const docs = text
     .slice(0, -1)
     .split("\n")
     .map((line, i) => {
@@ -148,9 +213,10 @@ function readCommittedDocs(path: string, bytes: number): StoredDocument[] {
         if (typeof o.id !== "string" || typeof o.title !== "string" || typeof o.text !== "string") throw new Error("expected id, title and text strings");
         return { id: o.id, title: o.title, text: o.text };
       } catch (err) {
-        throw new RouterRetrieverError("PARSE_ERROR", `${path}:${i + 1}: corrupt store: ${(err as Error).message}`, { cause: err });
+        throw new RouterRetrieverError("PARSE_ERROR", `${path}:${i + 1}: corrupt store: ${err instanceof SyntaxError ? "not valid JSON" : (err as Error).message}`, { cause: err });
       }
     });
+  return { docs, hash };
 }
 
 /** Writes `data` at `offset`, dropping whatever an interrupted writer left past it, then fsyncs. */

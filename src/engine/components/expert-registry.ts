@@ -8,6 +8,7 @@
  * expert the user removed stays known and therefore stays inactive until added again.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { checkSeal, seal } from "../../util/sealed-json.js";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { ADAPTER_CONFIG_FILE } from "../../experts/peft.js";
@@ -17,8 +18,11 @@ export const REGISTRY_FILE = "experts.json";
 const FORMAT = "routerretriever-expert-registry";
 
 interface RegistryFile {
+  [key: string]: unknown;
   format: typeof FORMAT;
   version: 1;
+  /** The store it belongs to (absent in registries written before store ids). */
+  storeId?: string;
   active: string[];
   known: string[];
   updatedAt: string;
@@ -29,23 +33,48 @@ export class ExpertRegistry {
     private readonly path: string,
     private activeSet: Set<string>,
     private knownSet: Set<string>,
+    private readonly storeId: string | undefined,
   ) {}
 
-  static open(storeDir: string): ExpertRegistry {
+  /**
+   * Opens the registry. `required`: the store was created with its registry (store.json
+   * version 2), so a missing file is a lost file, not a fresh store: re-discovering every expert
+   * folder would silently re-activate experts the user removed.
+   */
+  static open(storeDir: string, opts: { storeId?: string; required?: boolean } = {}): ExpertRegistry {
     const path = join(storeDir, REGISTRY_FILE);
-    if (!existsSync(path)) return new ExpertRegistry(path, new Set(), new Set());
+    if (!existsSync(path)) {
+      if (opts.required) {
+        throw new RouterRetrieverError(
+          "PARSE_ERROR",
+          `${path} is missing: the store records which experts are active there. Restore it from a backup, or, to start over with every expert folder active, ` +
+            `write ${JSON.stringify({ format: FORMAT, version: 1, active: [], known: [] })} to it.`,
+        );
+      }
+      return new ExpertRegistry(path, new Set(), new Set(), opts.storeId);
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(path, "utf8"));
     } catch (err) {
-      throw new RouterRetrieverError("PARSE_ERROR", `${path}: ${(err as Error).message}`, { cause: err });
+      throw new RouterRetrieverError("PARSE_ERROR", `${path}: corrupt expert registry (${err instanceof SyntaxError ? "not valid JSON" : (err as Error).message}); restore it from a backup`, { cause: err });
     }
     const r = raw as Partial<RegistryFile>;
     const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
-    if (r.format !== FORMAT || !strings(r.active) || !strings(r.known)) {
+    if (typeof raw !== "object" || raw === null || r.format !== FORMAT || !strings(r.active) || !strings(r.known)) {
       throw new RouterRetrieverError("PARSE_ERROR", `${path}: not an expert registry (expected format "${FORMAT}" with string arrays "active" and "known")`);
     }
-    return new ExpertRegistry(path, new Set(r.active), new Set([...r.known, ...r.active]));
+    checkSeal(raw as Record<string, unknown>, path);
+    if (opts.storeId !== undefined && r.storeId !== undefined && r.storeId !== opts.storeId) {
+      throw new RouterRetrieverError("PARSE_ERROR", `${path}: belongs to another store (store id ${String(r.storeId)}, this store is ${opts.storeId}); restore this store's own copy from a backup`);
+    }
+    return new ExpertRegistry(path, new Set(r.active), new Set([...r.known, ...r.active]), opts.storeId);
+  }
+
+  /** Writes an empty registry for a new store (before store.json, which marks the store as created). */
+  static create(storeDir: string, storeId: string): void {
+    const file: RegistryFile = { format: FORMAT, version: 1, storeId, active: [], known: [], updatedAt: new Date().toISOString() };
+    writeJsonAtomic(join(storeDir, REGISTRY_FILE), seal(file));
   }
 
   get active(): string[] {
@@ -67,8 +96,15 @@ export class ExpertRegistry {
     const known = new Set(this.knownSet);
     for (const n of change.activate ?? []) (active.add(n), known.add(n));
     for (const n of change.deactivate ?? []) (active.delete(n), known.add(n));
-    const file: RegistryFile = { format: FORMAT, version: 1, active: [...active].sort(), known: [...known].sort(), updatedAt: new Date().toISOString() };
-    writeJsonAtomic(this.path, file);
+    const file: RegistryFile = {
+      format: FORMAT,
+      version: 1,
+      ...(this.storeId !== undefined ? { storeId: this.storeId } : {}),
+      active: [...active].sort(),
+      known: [...known].sort(),
+      updatedAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(this.path, seal(file));
     this.activeSet = active;
     this.knownSet = known;
   }

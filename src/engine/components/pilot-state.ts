@@ -47,11 +47,22 @@ export class PilotState {
     /** Where `full` was read from (for health and messages). */
     public source: string | undefined,
     private readonly domains: PilotDomainsProvider | undefined,
+    private readonly storeId: string | undefined,
   ) {}
 
-  static open(storeDir: string, modelId: string, pilotsPath: string | undefined, domains: PilotDomainsProvider | undefined, warn: (m: string) => void): PilotState {
+  static open(storeDir: string, modelId: string, pilotsPath: string | undefined, domains: PilotDomainsProvider | undefined, warn: (m: string) => void, storeId?: string): PilotState {
     const copy = join(storeDir, STORE_PILOTS_FILE);
-    const origin = readOrigin(join(storeDir, ORIGIN_FILE));
+    const originPath = join(storeDir, ORIGIN_FILE);
+    const origin = readOrigin(originPath);
+    // The copy is written before its origin record (persist), so an origin without a copy
+    // means the copy was lost, with the pilots of every expert added since: refuse, not fall back.
+    if (existsSync(originPath) && !existsSync(copy)) {
+      throw new RouterRetrieverError(
+        "PARSE_ERROR",
+        `${copy} is missing but ${originPath} records that the store derived its own pilot library: restore ${STORE_PILOTS_FILE} from a backup, ` +
+          `or delete ${originPath} to fall back to the original library (experts added since then lose their pilots).`,
+      );
+    }
     const src = pilotsPath !== undefined ? resolve(pilotsPath) : undefined;
     let use: string | undefined = src !== undefined && existsSync(src) ? src : undefined;
     if (existsSync(copy)) {
@@ -61,7 +72,10 @@ export class PilotState {
     }
     if (src !== undefined && !existsSync(src) && use === undefined) warn(`pilot library ${src} not found: every query will use the base model`);
     const full = use !== undefined ? loadPilotLibrary(use, modelId) : undefined;
-    return new PilotState(storeDir, full, use, domains);
+    if (use === copy && storeId !== undefined && full?.storeId !== undefined && full.storeId !== storeId) {
+      throw new RouterRetrieverError("PARSE_ERROR", `${copy}: belongs to another store (store id ${full.storeId}, this store is ${storeId}); restore this store's own copy from a backup`);
+    }
+    return new PilotState(storeDir, full, use, domains, storeId);
   }
 
   get hasLibrary(): boolean {
@@ -120,15 +134,17 @@ export class PilotState {
     const scores = await scoreExpertOnLabels({ encoder, labels: full.labels, domains: corpora, expertId: name });
     const ownDomain = full.labels.domains.find((d) => d.name === domain && d.expert === undefined)?.name;
     const next = addExpertToLibrary(full.library, full.labels, name, scores, ownDomain !== undefined ? { domain: ownDomain } : {});
-    this.persist({ library: next.library, labels: next.labels });
+    this.commitLibrary({ library: next.library, labels: next.labels });
     return { pilotsAdded: next.library.pilots.filter((p) => p.expert === name).length };
   }
 
-  private persist(next: LoadedPilotLibrary): void {
+  /** @internal Makes `next` the store's own full library (addExpert's commit; tests build stores with it). */
+  commitLibrary(next: LoadedPilotLibrary): void {
     const copy = join(this.storeDir, STORE_PILOTS_FILE);
-    // Origin first: a crash between the two writes leaves no copy, i.e. the original in force.
+    // Copy first: a crash between the two writes leaves a copy without an origin record, which
+    // open uses as is; an origin record without a copy can then only mean a lost copy.
+    savePilotLibrary(copy, next.library, next.labels, this.storeId !== undefined ? { storeId: this.storeId } : {});
     if (this.source !== undefined && this.source !== copy) writeJsonAtomic(join(this.storeDir, ORIGIN_FILE), { path: this.source, sha256: sha256File(this.source) });
-    savePilotLibrary(copy, next.library, next.labels);
     this.full = next;
     this.source = copy;
     this.derived = undefined;

@@ -4,7 +4,7 @@
  * given pilots when the library has none for it and labels + domain corpora allow it.
  */
 import { RouterRetrieverError } from "../../errors.js";
-import { loadExpert } from "../../experts/peft.js";
+import { asUnusableExpert, loadExpert } from "../../experts/peft.js";
 import { checkExpertName, resolveExpertDir } from "../components/safe-path.js";
 import type { EngineState } from "../state.js";
 import type { AddExpertResult } from "../types.js";
@@ -21,7 +21,7 @@ export async function addExpert(s: EngineState, name: string): Promise<AddExpert
       expert = loadExpert(dir, s.model, { id: name, onWarning: s.warn });
     } catch (err) {
       s.expertErrors.set(name, err instanceof Error ? err.message : String(err));
-      throw err;
+      throw asUnusableExpert(err);
     }
     s.experts.addExpert(expert);
     try {

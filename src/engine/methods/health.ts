@@ -15,6 +15,7 @@ export function health(s: EngineState): Health {
     pilots: s.pilots.library(active)?.pilots.length ?? 0,
     rule: s.rule,
     storeDir: s.storeDir,
+    integrity: s.corpus.integrity,
     warnings: [...s.warnings],
     uptimeSeconds: Math.round((Date.now() - s.openedAt) / 1000),
   };

@@ -3,26 +3,21 @@
  * expert registry (activating expert folders that appeared since last time) and the pilot
  * library. A store folder is created on first open.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { RouterRetrieverError } from "../../errors.js";
+import { resolve } from "node:path";
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";
 import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
 import { PAPER_RULE } from "../../routing/types.js";
-import { writeJsonAtomic } from "../../util/atomic.js";
-import { CorpusStore } from "../components/corpus-store.js";
-import { ExpertRegistry } from "../components/expert-registry.js";
-import { assertLibraryFits, PilotState, type PilotDomainsProvider } from "../components/pilot-state.js";
+import { assertLibraryFits, type PilotDomainsProvider } from "../components/pilot-state.js";
+import { openStoreParts } from "../components/store-open.js";
 import { resolveExpertDir } from "../components/safe-path.js";
 import { WriteLock } from "../components/write-lock.js";
 import type { EngineState } from "../state.js";
 import type { OpenOptions } from "../types.js";
 
-export const STORE_FILE = "store.json";
-const STORE_FORMAT = "routerretriever-store";
+export { STORE_FILE } from "../components/store-open.js";
 
 export interface InternalOpenOptions extends OpenOptions {
   /** Corpora for scoring a never-seen expert on the pilot labels (see PilotState.addExpert). */
@@ -40,13 +35,17 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
   const progress = (stage: string, done: number, total: number): void => opts.onProgress?.({ stage, done, total });
 
   const spec: ModelSpec = typeof opts.model === "object" ? opts.model : resolveModelSpec(opts.model);
-  checkStoreFile(storeDir, spec.id);
+  const indexSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
+  const { corpus, registry, pilots, tempFilesRemoved } = openStoreParts(storeDir, {
+    spec: indexSpec,
+    pilotsPath: opts.pilotsPath,
+    pilotDomains: opts.pilotDomains,
+    warn,
+    onVerifyProgress: (done, total) => progress("verify", done, total),
+  });
+  if (tempFilesRemoved.length > 0) warn(`removed ${tempFilesRemoved.length} temp file(s) left by an interrupted write: ${tempFilesRemoved.join(", ")}`);
   progress("model", 0, 1);
   const model = loadModel(spec);
-  const indexSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
-  const corpus = CorpusStore.open(storeDir, indexSpec);
-  const registry = ExpertRegistry.open(storeDir);
-  const pilots = PilotState.open(storeDir, spec.id, opts.pilotsPath, opts.pilotDomains, warn);
   progress("model", 1, 1);
 
   // Experts: the registry's active ones plus folders never seen before (see expert-registry.ts).
@@ -101,24 +100,4 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
     warn,
     closed: false,
   };
-}
-
-/** store.json names the model the store's vectors were made with; written once, at creation. */
-function checkStoreFile(storeDir: string, modelId: string): void {
-  const path = join(storeDir, STORE_FILE);
-  if (!existsSync(path)) {
-    mkdirSync(storeDir, { recursive: true });
-    writeJsonAtomic(path, { format: STORE_FORMAT, version: 1, modelId, createdAt: new Date().toISOString() });
-    return;
-  }
-  let m: { format?: unknown; modelId?: unknown };
-  try {
-    m = JSON.parse(readFileSync(path, "utf8")) as typeof m;
-  } catch (err) {
-    throw new RouterRetrieverError("PARSE_ERROR", `${path}: ${(err as Error).message}`, { cause: err });
-  }
-  if (m.format !== STORE_FORMAT) throw new RouterRetrieverError("PARSE_ERROR", `${path}: not a RouterRetriever store (format ${JSON.stringify(m.format)})`);
-  if (m.modelId !== modelId) {
-    throw new RouterRetrieverError("MODEL_MISMATCH", `${storeDir} was built with model "${String(m.modelId)}", but "${modelId}" is loaded; use a new store folder`);
-  }
 }
