@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { documentText, loadCorpus } from "../src/evaluation/beir.js";
+import { documentText, loadCorpus } from "../src/data/beir.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { sharedDatasetsDir } from "../src/util/paths.js";

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
 import type { LoadedModel } from "../model/encoder.js";
-import { TINY_BERT_SPEC, tinyBertWeights } from "../model/tiny-bert.js";
+import { TINY_BERT_SPEC, tinyBertWeights } from "../../test/support/tiny-bert.js";
 import { STATUS } from "../service/errors.js";
 import { randomExpert } from "./init.js";
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, asUnusableExpert, loadExpert, saveExpert } from "./peft.js";
