@@ -590,7 +590,7 @@ function checksumError(dir: string, expected: string, actual: string): RouterRet
   return new RouterRetrieverError(
     "PARSE_ERROR",
     `${join(dir, VECTORS_FILE)} / ${IDS_FILE}: corrupt vector index: checksum mismatch ` +
-      `(manifest ${expected}, files hash to ${actual})`,
+      `(${MANIFEST_FILE} records ${expected}, the files hash to ${actual}); one of the three was damaged or replaced`,
   );
 }
 

@@ -5,6 +5,7 @@
  * routing until then).
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
@@ -56,7 +57,8 @@ export function serveCommand(): Command {
       const storeDir = flags.store ?? paths.storeDir;
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
       if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
-      const pilotsPath = flags.pilots ?? (demo ? paths.pilotsPath : undefined);
+      // The demo routes once demo/pilots.json exists; a library named with --pilots must exist.
+      const pilotsPath = flags.pilots ?? (demo && existsSync(paths.pilotsPath) ? paths.pilotsPath : undefined);
       const corpusPath = flags.corpus ?? (demo ? paths.corpusPath : undefined);
       const readOnly = flags.readOnly === true;
       let token = flags.token ?? process.env.ROUTERRETRIEVER_TOKEN;

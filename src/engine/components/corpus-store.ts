@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
+import { foreignStoreError } from "./store-identity.js";
 import type { StoredDocument } from "../types.js";
 
 export const INDEX_DIR = "index";
@@ -85,10 +86,7 @@ export class CorpusStore {
     const meta = index.manifest.meta ?? {};
     const owner = meta[META_STORE_ID];
     if (opts.storeId !== undefined && owner !== undefined && owner !== opts.storeId) {
-      throw new RouterRetrieverError(
-        "PARSE_ERROR",
-        `${join(indexDir, MANIFEST_FILE)}: belongs to another store (store id ${String(owner)}, this store is ${opts.storeId}); restore this store's own ${INDEX_DIR}/ from a backup`,
-      );
+      throw foreignStoreError(join(indexDir, MANIFEST_FILE), String(owner), opts.storeId, `${INDEX_DIR}/ and ${DOCS_FILE}`);
     }
     const bytes = committedDocsBytes(index);
     // Created up front with a directory fsync, so a committed manifest never names a file whose

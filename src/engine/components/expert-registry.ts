@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { ADAPTER_CONFIG_FILE } from "../../experts/peft.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
+import { foreignStoreError } from "./store-identity.js";
 
 export const REGISTRY_FILE = "experts.json";
 const FORMAT = "routerretriever-expert-registry";
@@ -66,7 +67,7 @@ export class ExpertRegistry {
     }
     checkSeal(raw as Record<string, unknown>, path);
     if (opts.storeId !== undefined && r.storeId !== undefined && r.storeId !== opts.storeId) {
-      throw new RouterRetrieverError("PARSE_ERROR", `${path}: belongs to another store (store id ${String(r.storeId)}, this store is ${opts.storeId}); restore this store's own copy from a backup`);
+      throw foreignStoreError(path, String(r.storeId), opts.storeId, REGISTRY_FILE);
     }
     return new ExpertRegistry(path, new Set(r.active), new Set([...r.known, ...r.active]), opts.storeId);
   }

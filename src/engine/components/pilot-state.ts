@@ -26,9 +26,12 @@ import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../
 import type { DomainCorpus } from "../../routing/pilots.js";
 import { BASE, type PilotLibrary } from "../../routing/types.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
+import { checkSeal, seal } from "../../util/sealed-json.js";
+import { foreignStoreError } from "./store-identity.js";
 
 export const STORE_PILOTS_FILE = "pilots.json";
 const ORIGIN_FILE = "pilots-origin.json";
+const ORIGIN_FORMAT = "routerretriever-pilots-origin";
 
 /** Supplies the corpora (index + qrels) the labels were scored on, by domain name. Costly: called only when needed. */
 export type PilotDomainsProvider = (domains: readonly string[], base: Encoder) => Promise<readonly DomainCorpus[]>;
@@ -53,7 +56,7 @@ export class PilotState {
   static open(storeDir: string, modelId: string, pilotsPath: string | undefined, domains: PilotDomainsProvider | undefined, warn: (m: string) => void, storeId?: string): PilotState {
     const copy = join(storeDir, STORE_PILOTS_FILE);
     const originPath = join(storeDir, ORIGIN_FILE);
-    const origin = readOrigin(originPath);
+    const origin = readOrigin(originPath, warn);
     // The copy is written before its origin record (persist), so an origin without a copy
     // means the copy was lost, with the pilots of every expert added since: refuse, not fall back.
     if (existsSync(originPath) && !existsSync(copy)) {
@@ -70,10 +73,12 @@ export class PilotState {
       if (srcChanged) warn(`${use} changed since the store's own pilot library was derived from it; using ${use} (experts added since then need their pilots again)`);
       else use = copy;
     }
-    if (src !== undefined && !existsSync(src) && use === undefined) warn(`pilot library ${src} not found: every query will use the base model`);
+    // Named but absent (a typo, an unmounted volume) is refused: serving base-only answers
+    // instead of routed ones would look like a working router.
+    if (src !== undefined && !existsSync(src) && use === undefined) throw new RouterRetrieverError("NOT_FOUND", `pilot library ${src} not found (leave the pilot library out to serve with the base model only)`);
     const full = use !== undefined ? loadPilotLibrary(use, modelId) : undefined;
     if (use === copy && storeId !== undefined && full?.storeId !== undefined && full.storeId !== storeId) {
-      throw new RouterRetrieverError("PARSE_ERROR", `${copy}: belongs to another store (store id ${full.storeId}, this store is ${storeId}); restore this store's own copy from a backup`);
+      throw foreignStoreError(copy, full.storeId, storeId, STORE_PILOTS_FILE);
     }
     return new PilotState(storeDir, full, use, domains, storeId);
   }
@@ -144,7 +149,7 @@ export class PilotState {
     // Copy first: a crash between the two writes leaves a copy without an origin record, which
     // open uses as is; an origin record without a copy can then only mean a lost copy.
     savePilotLibrary(copy, next.library, next.labels, this.storeId !== undefined ? { storeId: this.storeId } : {});
-    if (this.source !== undefined && this.source !== copy) writeJsonAtomic(join(this.storeDir, ORIGIN_FILE), { path: this.source, sha256: sha256File(this.source) });
+    if (this.source !== undefined && this.source !== copy) writeJsonAtomic(join(this.storeDir, ORIGIN_FILE), seal({ format: ORIGIN_FORMAT, path: this.source, sourceSha256: sha256File(this.source) }));
     this.full = next;
     this.source = copy;
     this.derived = undefined;
@@ -155,13 +160,24 @@ function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
-function readOrigin(path: string): { path: string; sha256: string } | undefined {
+/**
+ * Where the store's copy came from. Damage to this record only means "unknown": the store's own
+ * copy is then trusted (it holds the pilots of every expert added since), with a warning; falling
+ * back to the original file instead would silently drop those pilots.
+ */
+function readOrigin(path: string, warn: (m: string) => void): { path: string; sha256: string } | undefined {
   if (!existsSync(path)) return undefined;
   try {
-    const o = JSON.parse(readFileSync(path, "utf8")) as { path?: unknown; sha256?: unknown };
-    if (typeof o.path === "string" && typeof o.sha256 === "string") return { path: o.path, sha256: o.sha256 };
-  } catch {
-    // An unreadable origin only means "unknown": the store's own copy is then trusted.
+    const o = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    if (o.format === ORIGIN_FORMAT) {
+      checkSeal(o, path);
+      if (typeof o.path === "string" && typeof o.sourceSha256 === "string") return { path: o.path, sha256: o.sourceSha256 };
+    } else if (typeof o.path === "string" && typeof o.sha256 === "string") {
+      return { path: o.path, sha256: o.sha256 }; // written before origins were sealed
+    }
+    warn(`${path}: not a pilot origin record; using the store's own ${STORE_PILOTS_FILE} as is`);
+  } catch (err) {
+    warn(`${path}: unreadable (${err instanceof SyntaxError ? "not valid JSON" : (err as Error).message.slice(0, 200)}); using the store's own ${STORE_PILOTS_FILE} as is`);
   }
   return undefined;
 }

@@ -23,7 +23,9 @@ import { CorpusStore, DOCS_FILE, INDEX_DIR } from "./corpus-store.js";
 import { ExpertRegistry, REGISTRY_FILE } from "./expert-registry.js";
 import { PilotState, STORE_PILOTS_FILE, type PilotDomainsProvider } from "./pilot-state.js";
 
-export const STORE_FILE = "store.json";
+import { STORE_FILE } from "./store-identity.js";
+
+export { STORE_FILE };
 const STORE_FORMAT = "routerretriever-store";
 /** Version 2: the store has an id and was created with its registry. */
 const STORE_VERSION = 2;
