@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildRoutingEvidence, evidenceLibrary, loadRoutingEvidence, mergeLibraries, renameEvidenceExpert, saveRoutingEvidence, scoreEvidenceCandidates, type RoutingEvidence } from "./evidence.js";
 import { libraryFromLabels } from "./pilots.js";
-import { CountingEncoder, makeLabels, TOY_MODEL, toyIndex, toyQueries, ToyEncoder } from "./testing.js";
+import { CountingEncoder, makeLabels, TOY_MODEL, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rr-evidence-"));

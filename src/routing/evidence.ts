@@ -14,9 +14,9 @@
  */
 import { readFileSync } from "node:fs";
 import { RouterRetrieverError } from "../errors.js";
-import type { Qrels } from "../evaluation/beir.js";
+import type { Qrels } from "../data/beir.js";
 import { sameModelId } from "../experts/peft.js";
-import type { VectorIndex } from "../index/store.js";
+import type { VectorIndex } from "../vectors/store.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { encodeF32, Reader } from "./persist.js";
 import { buildPilotLibrary, libraryFromLabels, relabel, DEFAULT_MAX_QUERIES_PER_DOMAIN, type AllZeroRule, type PilotDomain, type PilotLabels, type TieRule } from "./pilots.js";
