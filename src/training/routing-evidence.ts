@@ -6,16 +6,16 @@
  * so a router can route to the expert without scoring anything.
  */
 import { basename, join } from "node:path";
-import { documentText, loadCorpus } from "../evaluation/beir.js";
+import { documentText, loadCorpus } from "../data/beir.js";
 import { ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import type { LoraExpert } from "../experts/types.js";
-import { corpusVectors } from "../index/encode-corpus.js";
-import type { VectorIndex } from "../index/store.js";
+import { corpusVectors } from "../vectors/encode-corpus.js";
+import type { VectorIndex } from "../vectors/store.js";
 import { Encoder, type LoadedModel } from "../model/encoder.js";
 import { buildRoutingEvidence, ROUTING_EVIDENCE_FILE, saveRoutingEvidence, type RoutingEvidence } from "../routing/evidence.js";
 import { queriesFromPairs } from "../routing/pilots.js";
-import { loadTrainingPairs, type TrainingSource } from "./pairs.js";
+import { loadTrainingPairs, type TrainingSource } from "../data/pairs.js";
 
 export interface ExpertEvidenceOptions {
   /** The BEIR-layout folder the expert was trained on (corpus.jsonl, optional queries/qrels). */
