@@ -93,7 +93,7 @@ describe("routing evidence", () => {
     nan.writeFloatLE(NaN, 4);
     const cases: Array<[string, (j: typeof json) => void, RegExp]> = [
       ["another base model", (j) => (j.baseModelId = "other/model"), /MODEL_MISMATCH|made with base model "other\/model"/],
-      ["a non-finite vector value", (j) => (j.items[0]!.vector = nan.toString("base64")), /items\[0\]\.vector: holds a value that is not finite/],
+      ["a non-finite vector value", (j) => (j.items[0]!.vector = nan.toString("base64")), /items\[0\]\.vector: component 1 is NaN \(vectors must be finite\)/],
       ["a short vector", (j) => (j.items[0]!.vector = Buffer.alloc(8).toString("base64")), /items\[0\]\.vector: decodes to 8 bytes/],
       ["a missing score", (j) => delete (j.items[1]!.scores as Record<string, number>).c, /items\[1\]\.scores\.c: expected a finite number/],
       ["a score above 1", (j) => ((j.items[1]!.scores as Record<string, number>).c = 1.5), /items\[1\]\.scores\.c: nDCG@10 must be within/],
