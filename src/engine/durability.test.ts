@@ -63,7 +63,8 @@ describe("durability under kill -9", () => {
         await rr.close();
       }
     }
-  });
+    // Three children each load the model: minutes on a busy shared machine.
+  }, 300_000);
 
   it("ignores a torn tail left by a writer killed between writing and committing, and appends after it", async () => {
     let rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });

@@ -33,8 +33,12 @@ const TENSORS = Object.keys(HEADER).filter((k) => k !== "__metadata__");
 
 /** Runs per `npm test`; RR_FUZZ_RUNS raises it for a longer local session. */
 const RUNS = Number(process.env.RR_FUZZ_RUNS ?? 400);
-/** Per-case bound: a hostile regex or header must not stall the reader. */
-const CASE_MS = 250;
+/**
+ * Per-case bound on CPU time (not wall time, which on a shared machine also counts other
+ * processes' turns): a hostile regex or header must not stall the reader. Catastrophic
+ * backtracking costs seconds to hours; a normal case costs a few milliseconds.
+ */
+const CASE_MS = 1000;
 
 type Mutation =
   | { kind: "bytes"; edits: Array<[number, number]> }
@@ -135,7 +139,7 @@ function apply(m: Mutation): { weights: Buffer; config: string } {
 }
 
 describe("adapter readers under random mutation", () => {
-  it(`give a valid expert or a 422 error, each case within ${CASE_MS} ms`, () => {
+  it(`give a valid expert or a 422 error, each case within ${CASE_MS} ms of CPU`, () => {
     const dir = join(root, "case");
     mkdirSync(dir);
     const modules = linearModules(base);
@@ -147,7 +151,7 @@ describe("adapter readers under random mutation", () => {
         const { weights, config } = apply(m);
         writeFileSync(join(dir, ADAPTER_WEIGHTS_FILE), weights);
         writeFileSync(join(dir, ADAPTER_CONFIG_FILE), config);
-        const start = performance.now();
+        const start = process.cpuUsage();
         let outcome: string;
         try {
           const e = loadExpert(dir, base, { id: "case", onWarning: () => {} });
@@ -165,16 +169,17 @@ describe("adapter readers under random mutation", () => {
           expect(STATUS[mapped.code], `${m.kind}: ${err.code} ${err.message}`).toBe(422);
           outcome = `422 ${err.code}`;
         }
-        const ms = performance.now() - start;
+        const used = process.cpuUsage(start);
+        const ms = (used.user + used.system) / 1000;
         slowest = Math.max(slowest, ms);
-        expect(ms, `${m.kind} took ${ms.toFixed(0)} ms`).toBeLessThan(CASE_MS);
+        expect(ms, `${m.kind} took ${ms.toFixed(0)} ms of CPU`).toBeLessThan(CASE_MS);
         outcomes.set(`${m.kind}: ${outcome}`, (outcomes.get(`${m.kind}: ${outcome}`) ?? 0) + 1);
       }),
       { numRuns: RUNS, seed: Number(process.env.RR_FUZZ_SEED ?? 20261202) },
     );
     const total = performance.now() - t0;
     const lines = [...outcomes].sort().map(([k, n]) => `  ${k}: ${n}`);
-    process.stdout.write(`adapter fuzz: ${RUNS} cases in ${(total / 1000).toFixed(2)} s (slowest case ${slowest.toFixed(1)} ms)\n${lines.join("\n")}\n`);
+    process.stdout.write(`adapter fuzz: ${RUNS} cases in ${(total / 1000).toFixed(2)} s (slowest case ${slowest.toFixed(1)} ms of CPU)\n${lines.join("\n")}\n`);
     // Both outcomes must occur, or the mutations are not exercising the reader.
     expect([...outcomes.keys()].some((k) => k.endsWith("valid expert"))).toBe(true);
     expect([...outcomes.keys()].some((k) => k.includes("422"))).toBe(true);

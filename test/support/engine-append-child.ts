@@ -14,8 +14,9 @@ for (let n = 0; ; n++) {
   const docs = Array.from({ length: 3 }, (_, j) => ({
     id: `${prefix}-${n}-${j}`,
     title: `Document ${n}.${j}`,
-    // Varied lengths, so kills land at different points of the write.
-    text: `Note ${n}.${j} about ${["wings", "proteins", "python lists", "debates"][(n + j) % 4]}. `.repeat(1 + ((n * 7 + j) % 20)),
+    // Varied lengths, so kills land at different points of the write; the prefix keeps texts of
+    // different rounds apart (identical texts tie in search, and either may come first).
+    text: `Note ${prefix} ${n}.${j} about ${["wings", "proteins", "python lists", "debates"][(n + j) % 4]}. `.repeat(1 + ((n * 7 + j) % 20)),
   }));
   await rr.addDocuments(docs);
   process.stdout.write(`ok ${docs.map((d) => d.id).join(" ")}\n`);
