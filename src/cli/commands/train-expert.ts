@@ -4,7 +4,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { trainExpert, type TrainEvent } from "../../training/trainer.js";
-import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { addModelOptions, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 interface TrainFlags extends ModelFlags {
@@ -57,6 +57,7 @@ export function trainExpertCommand(): Command {
       .option("--cache <dir>", "corpus-vector cache folder")
       .option("--json", "print the result as JSON on stdout")
       .option("--quiet", "no progress on stderr"),
+    { precision: false },
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
@@ -102,7 +103,7 @@ export function trainExpertCommand(): Command {
       lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
       temperature: number(flags.temperature, "--temperature"),
       maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
-      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      threads: threadsFlag(flags),
       cacheDir: flags.cache,
       onEvent,
     });
