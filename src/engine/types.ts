@@ -88,6 +88,14 @@ export interface ExpertInfo {
   readonly error?: string;
 }
 
+export interface AddExpertOptions {
+  /**
+   * For an expert added with routing evidence: also score every other active expert on the new
+   * domain's queries (its documents must be in the store), so they can win some of them.
+   */
+  readonly scoreExisting?: boolean;
+}
+
 export interface AddExpertResult {
   readonly expert: ExpertInfo;
   /** Pilots added to the library for it (0 when the library already had some or none could be made). */
