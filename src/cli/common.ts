@@ -1,7 +1,9 @@
 /** Options and helpers every command shares: model choice, threads, output mode, errors. */
+import { accessSync, constants as fsc, statSync, type Stats } from "node:fs";
 import { availableParallelism } from "node:os";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { RouterRetrieverError } from "../errors.js";
+import { fromSystemError, RouterRetrieverError } from "../errors.js";
 import { PRECISIONS, type Precision } from "../model/bert-graph.js";
 import { Encoder } from "../model/encoder.js";
 import { resolveModelSpec } from "../model/spec.js";
@@ -63,4 +65,61 @@ export function printJson(value: unknown): void {
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]) => `| ${cells.join(" | ")} |`;
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/**
+ * Checks a path the user named before any slow work (a model load, an index open), so a typo
+ * costs a second, not a minute. Each throws a RouterRetrieverError naming the option and path.
+ */
+export function requireFile(path: string, what: string): string {
+  const st = statOf(path, what);
+  if (!st.isFile()) throw new RouterRetrieverError("BAD_INPUT", `${what} ${path}: ${st.isDirectory() ? "is a folder, expected a file" : "is not a regular file"}`);
+  checkReadable(path, what);
+  return path;
+}
+
+export function requireDir(path: string, what: string): string {
+  const st = statOf(path, what);
+  if (!st.isDirectory()) throw new RouterRetrieverError("BAD_INPUT", `${what} ${path}: is a file, expected a folder`);
+  checkReadable(path, what);
+  return path;
+}
+
+/** A folder the command will write into: it may not exist yet, but must not be a file (nor sit under one). */
+export function requireOutputDir(path: string, what: string): string {
+  let p = resolve(path);
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT") throw fromSystemError(err) ?? err;
+      const up = dirname(p);
+      if (up === p) return path;
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw new RouterRetrieverError("BAD_INPUT", `${what} ${path}: ${p === resolve(path) ? "is a file, expected a folder" : `${p} is a file, so no folder can be made under it`}`);
+    return path;
+  }
+}
+
+function statOf(path: string, what: string): Stats {
+  try {
+    return statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new RouterRetrieverError("NOT_FOUND", `${what} ${path}: no such file or folder`);
+    if (code === "ENOTDIR") throw new RouterRetrieverError("NOT_FOUND", `${what} ${path}: a part of this path is a file, not a folder`);
+    throw new RouterRetrieverError("BAD_INPUT", `${what} ${path}: ${fromSystemError(err)?.message ?? String(err)}`);
+  }
+}
+
+function checkReadable(path: string, what: string): void {
+  try {
+    accessSync(path, fsc.R_OK);
+  } catch {
+    throw new RouterRetrieverError("BAD_INPUT", `${what} ${path}: permission denied (not readable)`);
+  }
 }

@@ -152,9 +152,9 @@ describe("malformed input names the file and the 1-based line", () => {
     ["too many columns", { "qrels/test.tsv": "query-id\tcorpus-id\tscore\r\nq\t0\td\t1\r\n" }, (d) => loadQrels(d, "test"), "qrels/test.tsv", 2, /found 4/],
     ["missing header", { "qrels/test.tsv": "q\td\t1\n" }, (d) => loadQrels(d, "test"), "qrels/test.tsv", 1, /missing header/],
     [
-      "duplicate judgment",
+      "duplicate judgment, strict",
       { "qrels/test.tsv": "query-id\tcorpus-id\tscore\nq\td\t1\nq\te\t1\nq\td\t2\n" },
-      (d) => loadQrels(d, "test"),
+      (d) => loadQrels(d, "test", { strict: true }),
       "qrels/test.tsv",
       4,
       /duplicate judgment for query q, doc d \(first at line 2\)/,
@@ -204,6 +204,32 @@ describe("malformed input names the file and the 1-based line", () => {
     const err = await rejection(loadBeirDataset(dir));
     expect(err.code).toBe("BAD_INPUT");
     expect(err.message).toMatch(/query id "q2" is judged but not in/);
+  });
+});
+
+describe("repeated judgments (published qrels have them)", () => {
+  it("keep the last grade, like BEIR's loader and pytrec_eval, with one warning giving the count", async () => {
+    const dir = dataset({ "qrels/test.tsv": "query-id\tcorpus-id\tscore\nq\td\t1\nq\te\t0\nq\td\t2\nr\tf\t1\nq\te\t1\nq\td\t0\n" });
+    const warnings: string[] = [];
+    const qrels = await loadQrels(dir, "test", { onWarning: (m) => warnings.push(m) });
+    expect([...qrels.get("q")!]).toEqual([["d", 0], ["e", 1]]);
+    expect([...qrels.get("r")!]).toEqual([["f", 1]]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(join(dir, "qrels", "test.tsv"));
+    expect(warnings[0]).toMatch(/3 repeated \(query, doc\) judgments; kept the last grade/);
+    expect(warnings[0]).toMatch(/first: line 4: query q, doc d, grade 1 at line 2 then 2/);
+  });
+
+  it("no warning for a file without repeats", async () => {
+    const warnings: string[] = [];
+    await loadQrels(dataset({ "qrels/test.tsv": QRELS }), "test", { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+  });
+
+  it("loadBeirDataset passes strict through", async () => {
+    const dir = dataset({ "corpus.jsonl": CORPUS, "queries.jsonl": jsonl({ _id: "q1", text: "x" }), "qrels/test.tsv": "query-id\tcorpus-id\tscore\nq1\ta\t1\nq1\ta\t2\n" });
+    expect((await loadBeirDataset(dir, "test", { onWarning: () => {} })).qrels.get("q1")!.get("a")).toBe(2);
+    expect((await rejection(loadBeirDataset(dir, "test", { strict: true }))).code).toBe("PARSE_ERROR");
   });
 });
 

@@ -85,17 +85,27 @@ export async function loadQueries(dir: string): Promise<Query[]> {
 
 const INTEGER = /^-?\d+$/;
 
+export interface QrelsOptions {
+  /** Refuse a (query, doc) pair judged twice instead of keeping its last grade. */
+  readonly strict?: boolean;
+  /** Where the one duplicate-judgment warning goes (default: stderr). */
+  readonly onWarning?: (message: string) => void;
+}
+
 /**
  * qrels/<split>.tsv (or .tsv.gz): a header line, then `query-id<TAB>corpus-id<TAB>score` rows.
  * The header is required, because BEIR skips line 1 unconditionally and a headerless file
- * would silently lose its first judgment. A repeated (query, doc) pair is an error: BEIR would
- * keep the last grade without a word.
+ * would silently lose its first judgment. A repeated (query, doc) pair keeps its last grade, as
+ * BEIR's loader (a dict assignment per row) and so pytrec_eval do; published qrels files have
+ * such pairs. Unlike BEIR, one warning says how many and where the first is; `strict` refuses.
  */
-export async function loadQrels(dir: string, split: string): Promise<Qrels> {
+export async function loadQrels(dir: string, split: string, opts: QrelsOptions = {}): Promise<Qrels> {
   const path = qrelsPath(dir, split);
   const qrels: Qrels = new Map();
   const firstLine = new Map<string, number>();
   let sawHeader = false;
+  let repeats = 0;
+  let firstRepeat = "";
   for await (const { text, lineNo } of readLines(path)) {
     if (text.trim() === "") continue;
     const cols = text.split("\t");
@@ -125,10 +135,17 @@ export async function loadQrels(dir: string, split: string): Promise<Qrels> {
     const key = `${qid}\t${docId}`;
     const prev = firstLine.get(key);
     if (prev !== undefined) {
-      throw parseError(path, lineNo, `duplicate judgment for query ${qid}, doc ${docId} (first at line ${prev})`);
+      const what = `duplicate judgment for query ${qid}, doc ${docId} (first at line ${prev})`;
+      if (opts.strict) throw parseError(path, lineNo, `${what}; without --strict the last grade is kept, as BEIR does`);
+      if (repeats++ === 0) firstRepeat = `line ${lineNo}: query ${qid}, doc ${docId}, grade ${docs.get(docId)} at line ${prev} then ${grade}`;
+    } else {
+      firstLine.set(key, lineNo);
     }
-    firstLine.set(key, lineNo);
     docs.set(docId, grade);
+  }
+  if (repeats > 0) {
+    const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`routerretriever: warning: ${m}\n`));
+    warn(`${path}: ${repeats} repeated (query, doc) judgment${repeats === 1 ? "" : "s"}; kept the last grade of each, as BEIR and pytrec_eval do (first: ${firstRepeat}; --strict refuses such a file)`);
   }
   return qrels;
 }
@@ -161,8 +178,8 @@ export function listQrelsSplits(dir: string): string[] {
  * in queries.jsonl is an error instead of a KeyError later. Qrels doc ids absent from the corpus
  * are kept (ArguAna has 5, as in the official release): they only lower recall.
  */
-export async function loadBeirDataset(dir: string, split = "test"): Promise<BeirDataset> {
-  const [corpus, allQueries, qrels] = await Promise.all([loadCorpus(dir), loadQueries(dir), loadQrels(dir, split)]);
+export async function loadBeirDataset(dir: string, split = "test", qrelsOptions: QrelsOptions = {}): Promise<BeirDataset> {
+  const [corpus, allQueries, qrels] = await Promise.all([loadCorpus(dir), loadQueries(dir), loadQrels(dir, split, qrelsOptions)]);
   const byId = new Set(allQueries.map((q) => q.id));
   for (const qid of qrels.keys()) {
     if (!byId.has(qid)) {

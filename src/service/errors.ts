@@ -3,7 +3,7 @@
  * status fixed by its code, so clients can branch on `code` alone. Library errors keep their
  * code; the HTTP layer adds the few that only exist on the wire.
  */
-import { RouterRetrieverError, type ErrorCode } from "../errors.js";
+import { fromSystemError, RouterRetrieverError, type ErrorCode } from "../errors.js";
 
 export type HttpOnlyCode = "FORBIDDEN" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "OVERLOADED";
 export type ServiceErrorCode = ErrorCode | HttpOnlyCode;
@@ -26,6 +26,8 @@ export const STATUS: Readonly<Record<ServiceErrorCode, number>> = {
   UNSUPPORTED: 422,
   INTERNAL: 500,
   OVERLOADED: 503,
+  // Insufficient Storage: the write was refused because the disk is full; nothing was committed.
+  STORAGE_FULL: 507,
 };
 
 export class HttpError extends Error {
@@ -42,9 +44,17 @@ export class HttpError extends Error {
   }
 }
 
-/** Any thrown value as an HttpError; unknown errors become INTERNAL with a generic message (details go to the log). */
+/**
+ * Any thrown value as an HttpError; unknown errors become INTERNAL with a generic message (details
+ * go to the log). A full disk is the one system error a client can act on (retry later), so it
+ * keeps its reason; the server's paths are not in it.
+ */
 export function toHttpError(err: unknown): { error: HttpError; internal: boolean } {
   if (err instanceof HttpError) return { error: err, internal: false };
   if (err instanceof RouterRetrieverError) return { error: new HttpError(err.code, err.message), internal: err.code === "INTERNAL" };
+  const sys = fromSystemError(err);
+  if (sys?.code === "STORAGE_FULL") {
+    return { error: new HttpError("STORAGE_FULL", "the server's disk is full: the write was refused and nothing was committed; the store is unchanged. Retry once space has been freed."), internal: false };
+  }
   return { error: new HttpError("INTERNAL", "internal error (see the server log)"), internal: true };
 }

@@ -47,8 +47,20 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
 }
 
+/**
+ * The client went away before its request was read (closed the connection mid-body, or was cut
+ * off by the request timeout): nobody is left to answer, and nothing went wrong on our side.
+ */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("the client closed the connection before sending the whole request");
+    this.name = "ClientGoneError";
+  }
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    let ended = false;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
@@ -60,15 +72,23 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       }
     });
     req.on("end", () => {
+      ended = true;
       if (size > limit) reject(new HttpError("PAYLOAD_TOO_LARGE", `request body of ${size} bytes exceeds the limit of ${limit} bytes`));
       else resolve(Buffer.concat(chunks));
     });
-    req.on("error", reject);
-    req.on("close", () => reject(new HttpError("BAD_INPUT", "request body was cut off")));
+    // Node reports a client that hangs up mid-body as an "aborted" error: not ours to log.
+    req.on("error", () => reject(new ClientGoneError()));
+    req.on("close", () => {
+      if (!ended) reject(new ClientGoneError());
+    });
   });
 }
 
-export function asObject(v: unknown, what = "request body"): Record<string, unknown> {
+/** `v` as a JSON object holding only the `allowed` fields (a misspelt field is an error, not ignored). */
+export function asObject(v: unknown, allowed: readonly string[], what = "request body"): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new HttpError("BAD_INPUT", `${what} must be a JSON object`);
+  for (const key of Object.keys(v)) {
+    if (!allowed.includes(key)) throw new HttpError("BAD_INPUT", `${what}: unknown field ${JSON.stringify(key.slice(0, 64))} (expected ${allowed.join(", ")})`);
+  }
   return v as Record<string, unknown>;
 }

@@ -9,6 +9,7 @@ import { requireToken } from "./auth.js";
 import type { MicroBatcher } from "./batcher.js";
 import { HttpError } from "./errors.js";
 import { asObject, readJsonBody, sendJson } from "./http.js";
+import { hasVisibleText } from "../engine/methods/search.js";
 
 /** The slice of the engine the service drives (a RouterRetriever, or a stand-in in tests). */
 export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "health">;
@@ -51,10 +52,9 @@ interface Route {
 }
 
 const searchRoute: Handler = async (ctx, req, res) => {
-  const body = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes));
-  for (const key of Object.keys(body)) if (key !== "query" && key !== "k") throw new HttpError("BAD_INPUT", `unknown field "${key}" (expected query, k)`);
+  const body = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes), ["query", "k"]);
   const { query } = body;
-  if (typeof query !== "string" || query.trim() === "") throw new HttpError("BAD_INPUT", "query must be a non-empty string");
+  if (typeof query !== "string" || !hasVisibleText(query)) throw new HttpError("BAD_INPUT", "query must be a string with at least one visible character");
   if (query.length > ctx.limits.maxQueryChars) throw new HttpError("BAD_INPUT", `query is ${query.length} characters; the limit is ${ctx.limits.maxQueryChars}`);
   const k = body.k === undefined ? DEFAULT_K : body.k;
   if (typeof k !== "number" || !Number.isInteger(k) || k < 1 || k > ctx.limits.maxK) throw new HttpError("BAD_INPUT", `k must be an integer from 1 to ${ctx.limits.maxK}, got ${JSON.stringify(k)}`);
@@ -68,7 +68,7 @@ const listExpertsRoute: Handler = async (ctx, _req, res) => {
 };
 
 const addExpertRoute: Handler = async (ctx, req, res) => {
-  const { name } = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes));
+  const { name } = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes), ["name"]);
   if (typeof name !== "string") throw new HttpError("BAD_INPUT", "name must be a string: an expert folder name inside the server's experts folder");
   sendJson(res, 201, await ctx.engine.addExpert(name));
 };
@@ -78,10 +78,11 @@ const removeExpertRoute: Handler = async (ctx, _req, res, params) => {
 };
 
 const addDocumentsRoute: Handler = async (ctx, req, res) => {
-  const { documents } = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes));
+  const { documents } = asObject(await readJsonBody(req, ctx.limits.maxBodyBytes), ["documents"]);
   if (!Array.isArray(documents)) throw new HttpError("BAD_INPUT", "documents must be an array of {id, title, text}");
   if (documents.length === 0) throw new HttpError("BAD_INPUT", "documents is empty");
   if (documents.length > ctx.limits.maxDocuments) throw new HttpError("LIMIT_EXCEEDED", `${documents.length} documents in one request; the limit is ${ctx.limits.maxDocuments}`);
+  documents.forEach((d, i) => asObject(d, ["id", "title", "text"], `documents[${i}]`));
   // The engine validates each document's fields (and re-checks ids at commit).
   sendJson(res, 201, await ctx.engine.addDocuments(documents));
 };

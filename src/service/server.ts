@@ -8,12 +8,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RouterRetrieverError } from "../errors.js";
+import { fromSystemError, RouterRetrieverError } from "../errors.js";
 import type { SearchResult } from "../engine/types.js";
 import { checkHostHeader, isLoopbackHost, MIN_TOKEN_LENGTH } from "./auth.js";
 import { MicroBatcher, type BatcherOptions } from "./batcher.js";
 import { HttpError, toHttpError } from "./errors.js";
-import { sendError } from "./http.js";
+import { ClientGoneError, sendError } from "./http.js";
 import { openApiDocument } from "./openapi.js";
 import { allowedMethods, DEFAULT_LIMITS, handleApi, type RouteContext, type ServiceEngine, type ServiceLimits } from "./routes.js";
 import { StaticFiles } from "./static.js";
@@ -33,10 +33,22 @@ export interface ServiceOptions {
   readonly readOnly?: boolean;
   readonly limits?: Partial<ServiceLimits>;
   readonly batching?: BatcherOptions;
+  readonly timeouts?: Partial<ServiceTimeouts>;
   /** One line per request and per internal error (default: stderr). */
   readonly log?: (line: string) => void;
   readonly staticDir?: string;
 }
+
+export interface ServiceTimeouts {
+  /** A client must have sent all its headers this long after connecting (408 after). */
+  readonly headersMs: number;
+  /** ... and its whole request, body included (408 after). */
+  readonly requestMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServiceTimeouts = { headersMs: 15_000, requestMs: 60_000, keepAliveMs: 5_000 };
 
 export interface RunningService {
   readonly url: string;
@@ -92,8 +104,14 @@ export async function startService(engine: ServiceEngine, opts: ServiceOptions =
       else if (files.has(path)) throw new HttpError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}`);
       else throw new HttpError("NOT_FOUND", `no page ${path}`);
     } catch (err) {
+      if (err instanceof ClientGoneError) {
+        // Nobody to answer; not an error of ours either.
+        res.destroy();
+        return;
+      }
       const { error, internal } = toHttpError(err);
       if (internal) log(`error ${req.method} ${path}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      else if (error.code === "STORAGE_FULL") log(`refused ${req.method} ${path}: ${fromSystemError(err)?.message ?? String(err)}`);
       const headers: Record<string, string> = {};
       if (error.code === "METHOD_NOT_ALLOWED") headers.allow = allowedMethods(path).join(", ") || "GET, HEAD";
       if (error.code === "UNAUTHORIZED") headers["www-authenticate"] = "Bearer";
@@ -103,7 +121,18 @@ export async function startService(engine: ServiceEngine, opts: ServiceOptions =
     }
   };
 
-  const server = createServer({ requestTimeout: 60_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
+  const t: ServiceTimeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const server = createServer(
+    {
+      requestTimeout: t.requestMs,
+      headersTimeout: Math.min(t.headersMs, t.requestMs),
+      keepAliveTimeout: t.keepAliveMs,
+      // Node checks the two timeouts above only every 30 s by default, so a 15 s header timeout
+      // really meant up to 45 s of a held connection.
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(t.headersMs / 4))),
+    },
+    (req, res) => void handle(req, res),
+  );
   server.maxHeadersCount = 64;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { RouterRetrieverError } from "../../errors.js";
-import { addModelOptions, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
+import { addModelOptions, requireFile, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
 export function embedCommand(): Command {
@@ -15,6 +15,7 @@ export function embedCommand(): Command {
       .option("--quiet", "no progress on stderr"),
   ).action(async (texts: string[], flags: ModelFlags & { file?: string; json?: boolean; quiet?: boolean; batchSize: string }) => {
     const all = [...texts];
+    if (flags.file) requireFile(flags.file, "--file");
     if (flags.file) all.push(...readFileSync(flags.file, "utf8").split(/\r?\n/).filter((l) => l.length > 0));
     if (all.length === 0) throw new RouterRetrieverError("BAD_INPUT", "embed: give at least one TEXT or --file");
     const enc = await openEncoder(flags);

@@ -5,7 +5,7 @@ import { evaluateDataset, ignoreIdenticalIdsFor, type QueryEncoder } from "../..
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";
 import { DEFAULT_KS } from "../../evaluation/metrics.js";
-import { addModelOptions, markdownTable, openEncoder, pct, precisionFlag, printJson, positiveInt, threadsFlag, type ModelFlags } from "../common.js";
+import { addModelOptions, requireDir, requireOutputDir, markdownTable, openEncoder, pct, precisionFlag, printJson, positiveInt, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
 export function evalCommand(): Command {
@@ -18,10 +18,14 @@ export function evalCommand(): Command {
       .option("--ignore-identical-ids <bool>", "drop retrieved docs whose id equals the query id (default: only arguana, quora)")
       .option("--expert <dir>", "encode queries with this LoRA expert (a PEFT folder); documents stay base")
       .option("--cache <dir>", "corpus-vector cache folder (default: $ROUTERRETRIEVER_CACHE or ~/.cache/routerretriever)")
+      .option("--strict", "refuse a qrels file that judges a (query, doc) pair twice (default: keep the last grade, as BEIR does, with a warning)")
       .option("--json", "print the metrics as JSON (fractions) on stdout")
       .option("--quiet", "no progress on stderr"),
-  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; expert?: string; cache?: string; json?: boolean; quiet?: boolean }) => {
+  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; expert?: string; cache?: string; strict?: boolean; json?: boolean; quiet?: boolean }) => {
     const ks = flags.ks.split(",").map((k) => positiveInt(k.trim(), "--ks"));
+    for (const dir of dirs) requireDir(dir, "dataset");
+    if (flags.expert !== undefined) requireDir(flags.expert, "--expert");
+    if (flags.cache !== undefined) requireOutputDir(flags.cache, "--cache");
     const enc = await openEncoder(flags);
     let encodeQueries: QueryEncoder | undefined;
     let expertEncoder: ExpertEncoder | undefined;
@@ -33,7 +37,7 @@ export function evalCommand(): Command {
     }
     const results: Record<string, Record<string, number | string>> = {};
     for (const dir of dirs) {
-      const ds = await loadBeirDataset(dir, flags.split);
+      const ds = await loadBeirDataset(dir, flags.split, { strict: flags.strict === true, onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`) });
       const ignore = flags.ignoreIdenticalIds === undefined ? ignoreIdenticalIdsFor(ds.name) : flags.ignoreIdenticalIds === "true";
       const bar = startProgress(`encode ${ds.name} corpus`, ds.corpus.length, { unit: "docs", quiet: flags.quiet });
       const ev = await evaluateDataset(ds, enc, { ks, cacheDir: flags.cache, ignoreIdenticalIds: ignore, encodeQueries, onCorpusProgress: (p) => bar.update(p.done) });

@@ -7,7 +7,7 @@ import { table1, writeExperiment } from "../../experiment/report.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { sharedDatasetsDir } from "../../util/paths.js";
-import { addModelOptions, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addModelOptions, requireDir, requireOutputDir, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 export function experimentCommand(): Command {
@@ -30,6 +30,9 @@ export function experimentCommand(): Command {
     const names = flags.names.split(",").map((n) => n.trim()).filter(Boolean);
     const experts = new Map(names.filter((n) => existsSync(join(flags.experts, n, "adapter_config.json"))).map((n) => [n, join(flags.experts, n)] as [string, string]));
     const multitaskDir = flags.multitask ?? (existsSync(join(flags.experts, "multitask", "adapter_config.json")) ? join(flags.experts, "multitask") : undefined);
+    requireDir(datasets, "--datasets");
+    requireOutputDir(flags.out, "--out");
+    if (flags.cache !== undefined) requireOutputDir(flags.cache, "--cache");
     const model = loadModel(resolveModelSpec(flags.model));
     let bar: Progress | undefined;
     let stage = "";

@@ -14,7 +14,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
-import { addModelOptions, positiveInt, precisionFlag, threadsFlag } from "../common.js";
+import { addModelOptions, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -58,6 +58,11 @@ export function serveCommand(): Command {
       const storeDir = flags.store ?? paths.storeDir;
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
       if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
+      // Paths first: a typo must not cost a model load.
+      requireOutputDir(storeDir, "--store");
+      if (flags.experts !== undefined) requireDir(flags.experts, "--experts");
+      if (flags.pilots !== undefined) requireFile(flags.pilots, "--pilots");
+      if (flags.corpus !== undefined) requireFile(flags.corpus, "--corpus");
       // The demo routes once demo/pilots.json exists; a library named with --pilots must exist.
       const pilotsPath = flags.pilots ?? (demo && existsSync(paths.pilotsPath) ? paths.pilotsPath : undefined);
       const corpusPath = flags.corpus ?? (demo ? paths.corpusPath : undefined);
@@ -84,6 +89,7 @@ export function serveCommand(): Command {
         if (!flags.quiet) process.stderr.write(`${m}\n`);
       };
 
+      const corpus = corpusPath !== undefined ? readDocumentsJsonl(corpusPath) : [];
       say(`opening store ${storeDir}`);
       const rr = await RouterRetriever.open({
         storeDir,
@@ -96,7 +102,7 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const missing = readDocumentsJsonl(corpusPath).filter((d) => !rr.hasDocument(d.id));
+        const missing = corpus.filter((d) => !rr.hasDocument(d.id));
         if (missing.length > 0) {
           const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
           await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });

@@ -6,7 +6,7 @@ import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
 import { trainExpert, type TrainEvent } from "../../training/trainer.js";
-import { addModelOptions, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addModelOptions, requireDir, requireOutputDir, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 interface TrainFlags extends ModelFlags {
@@ -67,6 +67,9 @@ export function trainExpertCommand(): Command {
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
+    for (const dir of dirs) requireDir(dir, "dataset");
+    requireOutputDir(flags.out, "--out");
+    if (flags.cache !== undefined) requireOutputDir(flags.cache, "--cache");
     const model = loadModel(resolveModelSpec(flags.model));
     let bar: Progress | undefined;
     let lastLoss = NaN;

@@ -16,6 +16,17 @@ import { snippet } from "../components/snippet.js";
 import type { EngineState } from "../state.js";
 import type { SearchResult } from "../types.js";
 
+/**
+ * Whitespace, controls, format characters (zero-width space and joiners, BOM, bidi marks, soft
+ * hyphen), lone combining marks and the blank "letters" (Hangul fillers, braille blank): a query
+ * of only these tokenizes to nothing, and its "results" would be noise.
+ */
+const INVISIBLE = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{M}\u115F\u1160\u3164\uFFA0\u2800]*$/u;
+
+export function hasVisibleText(s: string): boolean {
+  return !INVISIBLE.test(s);
+}
+
 /** Padded tokens per ONNX run within a pass (see searchBatch). */
 export const PASS_MAX_TOKENS = 512;
 
@@ -26,7 +37,7 @@ interface Decision extends RoutingDecision {
 export async function searchBatch(s: EngineState, queries: readonly string[], k: number): Promise<SearchResult[]> {
   if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
   queries.forEach((q, i) => {
-    if (typeof q !== "string" || q.trim() === "") throw new RouterRetrieverError("BAD_INPUT", `query ${i} must be a non-empty string`);
+    if (typeof q !== "string" || !hasVisibleText(q)) throw new RouterRetrieverError("BAD_INPUT", `query ${i} must be a string with at least one visible character`);
   });
   if (!Number.isInteger(k) || k <= 0) throw new RouterRetrieverError("BAD_INPUT", `k must be a positive integer, got ${String(k)}`);
   const n = queries.length;
