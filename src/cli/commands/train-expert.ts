@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { RouterRetrieverError } from "../../errors.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
-import { trainExpert, type TrainEvent } from "../../training/trainer.js";
+import { NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
 import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
@@ -21,6 +21,7 @@ interface TrainFlags extends ModelFlags {
   dropout: string;
   targets: string;
   temperature: string;
+  negatives: string;
   maxPairs?: string;
   balance?: boolean;
   cache?: string;
@@ -52,6 +53,7 @@ export function trainExpertCommand(): Command {
       .option("--dropout <x>", "LoRA dropout", "0.1")
       .option("--targets <list>", "LoRA target modules, comma-separated", "query,value")
       .option("--temperature <x>", "InfoNCE temperature", "0.05")
+      .option("--negatives <kind>", "corpus (softmax over the whole cached corpus) | in-batch (the paper's loss)", "corpus")
       .option("--max-pairs <n>", "train on a random subset of this many pairs (per dataset)")
       .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")
       .option("--cache <dir>", "corpus-vector cache folder")
@@ -60,6 +62,7 @@ export function trainExpertCommand(): Command {
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
+    if (!(NEGATIVES as readonly string[]).includes(flags.negatives)) throw new RouterRetrieverError("BAD_INPUT", `--negatives must be ${NEGATIVES.join(" or ")}, got "${flags.negatives}"`);
     const model = loadModel(resolveModelSpec(flags.model));
     let bar: Progress | undefined;
     let lastLoss = NaN;
@@ -101,6 +104,7 @@ export function trainExpertCommand(): Command {
       seed: number(flags.seed, "--seed"),
       lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
       temperature: number(flags.temperature, "--temperature"),
+      negatives: flags.negatives as Negatives,
       maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
       threads: positiveInt(flags.threads ?? "1", "--threads"),
       cacheDir: flags.cache,
@@ -121,5 +125,6 @@ export function trainExpertCommand(): Command {
     };
     if (flags.json) printJson(summary);
     else process.stderr.write(`saved ${flags.out}: best epoch ${res.bestEpoch}, dev nDCG@10 ${res.baseDevNdcg10.toFixed(4)} (base) -> ${res.bestDevNdcg10.toFixed(4)}\n`);
+    if (res.bestEpoch === 0 && !flags.quiet) process.stderr.write(`train-expert: WARNING: no epoch beat the base on dev (${res.baseDevNdcg10.toFixed(4)}); the saved expert is the base (B = 0)\n`);
   });
 }
