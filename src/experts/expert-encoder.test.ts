@@ -129,7 +129,7 @@ describe("ExpertEncoder", () => {
     const ref = await mergedEnc.encode(TEXTS);
     await mergedEnc.close();
     // Rows with different mixes share one run: the mixed rows, a one-hot row and a base row.
-    const mixes = TEXTS.map((_, i) => (i === 4 ? { e2: 1 } : i === 5 ? { base: 1 } : { e1: 0.6, e2: 0.3, e3: 0.1 }));
+    const mixes = TEXTS.map((_, i): Record<string, number> => (i === 4 ? { e2: 1 } : i === 5 ? { base: 1 } : { e1: 0.6, e2: 0.3, e3: 0.1 }));
     const got = await xenc.encodeMixed(TEXTS, mixes);
     const alone = await xenc.encode(TEXTS, "e2");
     const plainRef = await plain.encode(TEXTS);
