@@ -13,8 +13,8 @@
  * the weighted sum of the candidates' normalised query embeddings, renormalised), which the
  * experiment compares against mixing inside the encoder (form (b), ExpertEncoder.encodeMixed).
  */
-import type { Qrels } from "../evaluation/beir.js";
-import type { VectorIndex } from "../index/store.js";
+import type { Qrels } from "../data/beir.js";
+import type { VectorIndex } from "../vectors/store.js";
 import { routedScore } from "../routing/oracles.js";
 import { libraryFromLabels, relabel, type PilotLabels, type TieRule } from "../routing/pilots.js";
 import { describeRule, route } from "../routing/router.js";

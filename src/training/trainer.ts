@@ -112,6 +112,9 @@ interface CheckpointState {
 export type Negatives = "corpus" | "in-batch";
 export const NEGATIVES: readonly Negatives[] = ["corpus", "in-batch"];
 
+/** At a few hundred CPU steps, the paper's 1e-4 leaves the zero-initialised B matrices near zero (README). */
+export const DEFAULT_LR = 1e-3;
+
 export const DEFAULT_LORA: LoraConfig = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
 
 export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Promise<TrainResult> {
@@ -123,7 +126,7 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   const patience = o.patience ?? 3;
   const temperature = o.temperature ?? 0.05;
   const negatives: Negatives = o.negatives ?? "corpus";
-  const adamCfg = { ...DEFAULT_ADAMW, lr: o.lr ?? DEFAULT_ADAMW.lr, weightDecay: o.weightDecay ?? 0 };
+  const adamCfg = { ...DEFAULT_ADAMW, lr: o.lr ?? DEFAULT_LR, weightDecay: o.weightDecay ?? 0 };
 
   // Data per domain: pairs, dev set, and the frozen base's document vectors.
   if (o.datasetDirs.length === 0) throw new RouterRetrieverError("BAD_INPUT", "trainExpert: no dataset given");
