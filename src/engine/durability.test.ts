@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { DOCS_FILE, INDEX_DIR } from "./components/corpus-store.js";
+import { DOCS_FILE, INDEX_DIR } from "../store/flat/corpus.js";
 import { RouterRetriever } from "./router-retriever.js";
 
 const root = mkdtempSync(join(tmpdir(), "rr-durable-"));

@@ -2,8 +2,8 @@
 import type { ExpertEncoder } from "../experts/expert-encoder.js";
 import type { Encoder, LoadedModel } from "../model/encoder.js";
 import type { RoutingRule } from "../routing/types.js";
-import type { CorpusStore } from "./components/corpus-store.js";
-import type { ExpertRegistry } from "./components/expert-registry.js";
+import type { CorpusStore } from "../store/flat/corpus.js";
+import type { ExpertRegistry } from "../store/flat/registry.js";
 import type { PilotState } from "./components/pilot-state.js";
 import type { WriteLock } from "./components/write-lock.js";
 

@@ -19,8 +19,8 @@ import { RouterRetrieverError } from "../../errors.js";
 import type { IndexSpec } from "../../vectors/store.js";
 import { MANIFEST_FILE } from "../../vectors/store.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
-import { CorpusStore, DOCS_FILE, INDEX_DIR } from "./corpus-store.js";
-import { ExpertRegistry, REGISTRY_FILE } from "./expert-registry.js";
+import { CorpusStore, DOCS_FILE, INDEX_DIR } from "../../store/flat/corpus.js";
+import { ExpertRegistry, REGISTRY_FILE } from "../../store/flat/registry.js";
 import { PilotState, STORE_PILOTS_FILE, type PilotDomainsProvider } from "./pilot-state.js";
 
 export const STORE_FILE = "store.json";

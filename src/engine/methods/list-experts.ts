@@ -1,5 +1,5 @@
 /** Every expert the user can see: the active ones, and folders of expertsDir that could be added. */
-import { listExpertFolders } from "../components/expert-registry.js";
+import { listExpertFolders } from "../../store/flat/registry.js";
 import type { EngineState } from "../state.js";
 import type { ExpertInfo } from "../types.js";
 
