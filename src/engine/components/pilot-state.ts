@@ -25,9 +25,10 @@ import { addExpertToLibrary, removeExpertFromLibrary, scoreExpertOnLabels } from
 import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../../routing/persist.js";
 import type { DomainCorpus } from "../../routing/pilots.js";
 import { BASE, type PilotLibrary } from "../../routing/types.js";
+import { STORE_PILOTS_FILE } from "../../store/flat/store-open.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 
-export const STORE_PILOTS_FILE = "pilots.json";
+export { STORE_PILOTS_FILE };
 const ORIGIN_FILE = "pilots-origin.json";
 
 /** Supplies the corpora (index + qrels) the labels were scored on, by domain name. Costly: called only when needed. */

@@ -5,7 +5,7 @@
  */
 import { RouterRetrieverError } from "../../errors.js";
 import { asUnusableExpert, loadExpert } from "../../experts/peft.js";
-import { checkExpertName, resolveExpertDir } from "../components/safe-path.js";
+import { checkExpertName } from "../components/safe-path.js";
 import type { EngineState } from "../state.js";
 import type { AddExpertResult } from "../types.js";
 import { expertInfo } from "./list-experts.js";
@@ -15,7 +15,7 @@ export async function addExpert(s: EngineState, name: string): Promise<AddExpert
   return s.writes.run(async () => {
     if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
     if (s.experts.has(name)) throw new RouterRetrieverError("CONFLICT", `expert "${name}" is already active`);
-    const dir = resolveExpertDir(s.expertsDir, name);
+    const dir = await s.store.expertDir(name, s.expertsDir);
     let expert;
     try {
       expert = loadExpert(dir, s.model, { id: name, onWarning: s.warn });
@@ -25,7 +25,9 @@ export async function addExpert(s: EngineState, name: string): Promise<AddExpert
     }
     s.experts.addExpert(expert);
     try {
-      s.registry.update({ activate: [name] });
+      // Adapter first: a process told by the registry to load it must find it in the store.
+      if (!s.storedExperts.includes(name)) await s.store.publishExpert(name, dir);
+      await s.store.updateExperts({ activate: [name] });
     } catch (err) {
       s.experts.removeExpert(name);
       throw err;
@@ -35,6 +37,7 @@ export async function addExpert(s: EngineState, name: string): Promise<AddExpert
     let outcome: { pilotsAdded: number; note?: string };
     try {
       outcome = await s.pilots.addExpert(name, expert.meta.domain, s.experts, s.base);
+      if (outcome.pilotsAdded > 0) await s.store.pushPilots();
     } catch (err) {
       outcome = { pilotsAdded: 0, note: `expert "${name}" is active, but giving it pilots failed: ${err instanceof Error ? err.message : String(err)}` };
       s.warn(outcome.note!);

@@ -6,7 +6,7 @@ import type { ExpertInfo } from "../types.js";
 export function listExperts(s: EngineState): ExpertInfo[] {
   const active = s.experts.expertIds;
   const byName = new Map(s.experts.experts.map((e) => [e.id, e]));
-  const names = [...new Set([...active, ...listExpertFolders(s.expertsDir), ...s.expertErrors.keys()])].sort();
+  const names = [...new Set([...active, ...listExpertFolders(s.expertsDir), ...s.storedExperts, ...s.expertErrors.keys()])].sort();
   return names.map((name) => expertInfo(s, name, active, byName.get(name)?.meta.domain));
 }
 
