@@ -61,6 +61,8 @@ export interface Store {
   /** The subset of `ids` already stored. */
   existing(ids: readonly string[]): Promise<Set<string>>;
   get(id: string): Promise<StoredDocument | undefined>;
+  /** The stored base embeddings of `ids`, row i = ids[i]; NOT_FOUND when one is not stored. */
+  vectorsOf(ids: readonly string[]): Promise<Float32Array>;
   /** Top-k documents by dot product, one list per query row (row-major `queries`, dims wide). */
   search(queries: Float32Array, k: number): Promise<DocumentHit[][]>;
   /**

@@ -76,6 +76,10 @@ export class FlatStore implements Store {
     return this.corpus.get(id);
   }
 
+  async vectorsOf(ids: readonly string[]): Promise<Float32Array> {
+    return this.corpus.vectorsOf(ids);
+  }
+
   async search(queries: Float32Array, k: number): Promise<DocumentHit[][]> {
     return this.corpus.search(queries, k).map((hits) =>
       hits.map((h) => {

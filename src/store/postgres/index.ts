@@ -128,6 +128,21 @@ export class PostgresStore implements Store {
     return row ? { id: row.id, title: row.title, text: row.body } : undefined;
   }
 
+  async vectorsOf(ids: readonly string[]): Promise<Float32Array> {
+    const d = this.spec.dims;
+    const r = await this.q<{ id: string; v: string }>("reading document vectors", "SELECT id, embedding::text AS v FROM rr_documents WHERE id = ANY($1::text[])", [ids]);
+    const byId = new Map(r.rows.map((x) => [x.id, x.v]));
+    const out = new Float32Array(ids.length * d);
+    ids.forEach((id, i) => {
+      const text = byId.get(id);
+      if (text === undefined) throw new RouterRetrieverError("NOT_FOUND", `document "${id}" is not in the store`);
+      const parts = text.slice(1, -1).split(",");
+      if (parts.length !== d) throw new RouterRetrieverError("SHAPE_MISMATCH", `document "${id}": stored vector has ${parts.length} dims, expected ${d}`);
+      for (let t = 0; t < d; t++) out[i * d + t] = Number(parts[t]);
+    });
+    return out;
+  }
+
   async search(queries: Float32Array, k: number): Promise<DocumentHit[][]> {
     const d = this.spec.dims;
     if (queries.length % d !== 0) throw new RouterRetrieverError("SHAPE_MISMATCH", `search: query buffer length ${queries.length} is not a multiple of the store's dims ${d}`);
