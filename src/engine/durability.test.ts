@@ -66,7 +66,7 @@ describe("durability under kill -9", () => {
         await rr.close();
       }
     }
-  });
+  }, 600_000); // three child processes, each loading the model: minutes on a loaded 2-core machine
 
   it("ignores a torn tail left by a writer killed between writing and committing, and appends after it", async () => {
     let rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
