@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in chromium", () => {
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
     fx = await makeFixture();
-    rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
     await rr.addDocuments(FIXTURE_DOCS);
     svc = await startService(rr, { port: 0, token: TOKEN, log: () => {} });
     // launchPersistentContext is how playwright takes a user data dir (a fresh one per run).
@@ -68,7 +68,8 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in chromium", () => {
     expect(await page.getAttribute("#score-bars .bar.chosen", "data-expert")).toBe("scifact");
     const widths = await page.locator("#score-bars .bar-fill").evaluateAll((els) => els.map((e) => (e as HTMLElement).getBoundingClientRect().width));
     expect(widths.every((w) => w > 0)).toBe(true);
-    expect(Math.max(...widths)).toBe(widths[0]); // sorted best first, and the best is the chosen one
+    expect(Math.max(...widths)).toBe(widths[0]); // sorted by share, and the largest share is the chosen one
+    expect(await page.textContent("#routing-explanation")).toMatch(/scifact/);
     expect(errors).toEqual([]);
   });
 

@@ -16,17 +16,18 @@ const [dir, token] = process.argv.slice(2) as [string, string];
 const storeDir = join(dir, "store");
 const expertsDir = join(dir, "experts");
 mkdirSync(expertsDir, { recursive: true });
-let rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
+let rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
 const svc = await startService(rr, { port: 0, token, log: (l) => process.stderr.write(l + "\n") });
 process.stdout.write(`listening ${svc.url}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   if (line.trim() !== "reopen") continue;
   await svc.close();
   await rr.close();
-  rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
-  const ids: string[] = [];
-  for (let i = 0; i < 10_000; i++) for (let j = 0; j < 16; j++) if (rr.hasDocument(`d${i}-${j}`)) ids.push(`d${i}-${j}`);
-  process.stdout.write(`reopened ${JSON.stringify({ count: rr.documentCount, ids })}\n`);
+  rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
+  const candidates: string[] = [];
+  for (let i = 0; i < 400; i++) for (let j = 0; j < 16; j++) candidates.push(`d${i}-${j}`);
+  const ids = [...(await rr.existingDocuments(candidates))];
+  process.stdout.write(`reopened ${JSON.stringify({ count: (await rr.countDocuments()), ids })}\n`);
   await rr.close();
   process.exit(0);
 }

@@ -14,11 +14,13 @@ import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
+import { isPostgresUrl, redactStoreLocation } from "../../store/open.js";
 import { addModelOptions, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
   store?: string;
+  exact?: boolean;
   experts?: string;
   pilots?: string;
   corpus?: string;
@@ -39,7 +41,8 @@ interface ServeFlags {
 export function serveCommand(): Command {
   return addModelOptions(new Command("serve")
     .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
-    .option("--store <dir>", "store folder (created if absent); default: the demo store in the cache folder")
+    .option("--store <dir|url>", "store folder (created if absent) or postgres:// URL; default: the demo store in the cache folder")
+    .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
     .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
@@ -59,7 +62,7 @@ export function serveCommand(): Command {
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
       if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
       // Paths first: a typo must not cost a model load.
-      requireOutputDir(storeDir, "--store");
+      if (!isPostgresUrl(storeDir)) requireOutputDir(storeDir, "--store");
       if (flags.experts !== undefined) requireDir(flags.experts, "--experts");
       if (flags.pilots !== undefined) requireFile(flags.pilots, "--pilots");
       if (flags.corpus !== undefined) requireFile(flags.corpus, "--corpus");
@@ -90,9 +93,10 @@ export function serveCommand(): Command {
       };
 
       const corpus = corpusPath !== undefined ? readDocumentsJsonl(corpusPath) : [];
-      say(`opening store ${storeDir}`);
+      say(`opening store ${redactStoreLocation(storeDir)}`);
       const rr = await RouterRetriever.open({
-        storeDir,
+        store: storeDir,
+        exactSearch: flags.exact === true,
         expertsDir,
         pilotsPath,
         model: flags.model,
@@ -102,14 +106,15 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const missing = corpus.filter((d) => !rr.hasDocument(d.id));
+        const have = await rr.existingDocuments(corpus.map((d) => d.id));
+        const missing = corpus.filter((d) => !have.has(d.id));
         if (missing.length > 0) {
           const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
           await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
           bar.stop();
         }
       }
-      const h = rr.health();
+      const h = await rr.health();
       say(`${h.documents} documents, ${h.experts.active} active experts (${h.experts.routable} routable), ${h.pilots} pilots`);
       if (demo && h.experts.active === 0) say(`no experts in ${expertsDir} yet: every query uses the base model`);
 

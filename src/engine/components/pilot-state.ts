@@ -35,11 +35,12 @@ import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../
 import type { DomainCorpus } from "../../routing/pilots.js";
 import type { VectorIndex } from "../../vectors/store.js";
 import { BASE, type PilotLibrary } from "../../routing/types.js";
+import { STORE_PILOTS_FILE } from "../../store/flat/store-open.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 import { checkSeal, seal } from "../../util/sealed-json.js";
-import { foreignStoreError } from "./store-identity.js";
+import { foreignStoreError } from "../../store/flat/store-identity.js";
 
-export const STORE_PILOTS_FILE = "pilots.json";
+export { STORE_PILOTS_FILE };
 /** <store>/routing/<expert>.json: the routing evidence of experts added with one. */
 export const STORE_EVIDENCE_DIR = "routing";
 const ORIGIN_FILE = "pilots-origin.json";

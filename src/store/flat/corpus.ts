@@ -26,7 +26,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { foreignStoreError } from "./store-identity.js";
-import type { StoredDocument } from "../types.js";
+import type { StoredDocument } from "../../engine/types.js";
 
 export const INDEX_DIR = "index";
 export const DOCS_FILE = "docs.jsonl";
