@@ -6,4 +6,4 @@ export { checkExpertName } from "./components/safe-path.js";
 export { MAX_ID_LENGTH } from "./methods/add-documents.js";
 export * from "./types.js";
 export { beirDomainsProvider } from "./components/beir-domains.js";
-export { readDocumentsJsonl } from "../data/jsonl-docs.js";
+export { readDocumentsJsonl } from "../data/beir.js";

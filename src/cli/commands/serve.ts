@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/beir.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
@@ -92,7 +92,7 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const missing = readDocumentsJsonl(corpusPath).filter((d) => !rr.hasDocument(d.id));
+        const missing = (await readDocumentsJsonl(corpusPath)).filter((d) => !rr.hasDocument(d.id));
         if (missing.length > 0) {
           const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
           await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
