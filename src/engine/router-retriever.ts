@@ -18,7 +18,8 @@ import { openState, type InternalOpenOptions } from "./methods/open.js";
 import { removeExpert } from "./methods/remove-expert.js";
 import { searchBatch } from "./methods/search.js";
 import type { EngineState } from "./state.js";
-import type { AddDocumentsOptions, AddDocumentsResult, AddExpertResult, DocumentInput, ExpertInfo, Health, SearchResult, StoredDocument } from "./types.js";
+import { scoreExpertsOnDomain } from "./methods/score-domain.js";
+import type { AddDocumentsOptions, AddDocumentsResult, AddExpertOptions, AddExpertResult, DocumentInput, ExpertInfo, Health, SearchResult, StoredDocument } from "./types.js";
 
 export class RouterRetriever {
   private constructor(private readonly s: EngineState) {}
@@ -41,8 +42,13 @@ export class RouterRetriever {
     return addDocuments(this.s, docs, opts);
   }
 
-  addExpert(name: string): Promise<AddExpertResult> {
-    return addExpert(this.s, name);
+  addExpert(name: string, opts?: AddExpertOptions): Promise<AddExpertResult> {
+    return addExpert(this.s, name, opts);
+  }
+
+  /** Scores the other active experts on the domain `name` brought with its routing evidence. */
+  scoreExpertsOnDomain(name: string): Promise<{ scored: number; pilots: number }> {
+    return scoreExpertsOnDomain(this.s, name);
   }
 
   removeExpert(name: string): Promise<{ removed: string; active: string[] }> {

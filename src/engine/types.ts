@@ -1,5 +1,6 @@
 /** The engine's public vocabulary: what a user of `RouterRetriever` passes in and gets back. */
 import type { Doc } from "../data/beir.js";
+import type { Precision } from "../model/bert-graph.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { RoutingRule } from "../routing/types.js";
 import type { DocumentHit } from "../vectors/store.js";
@@ -28,6 +29,8 @@ export interface OpenOptions {
   readonly rule?: RoutingRule;
   /** ONNX Runtime intra-op threads per session (default 1). */
   readonly threads?: number;
+  /** Encoder arithmetic for documents and queries (default "fp32"; see BertGraphOptions.precision). */
+  readonly precision?: Precision;
   readonly onProgress?: (p: OpenProgress) => void;
   /** Non-fatal problems found at open (an expert folder that no longer loads, ...). Default: console.warn. */
   readonly onWarning?: (message: string) => void;
@@ -80,6 +83,14 @@ export interface ExpertInfo {
   readonly domain?: string;
   /** Why a folder in expertsDir is not active when that is not the user's choice. */
   readonly error?: string;
+}
+
+export interface AddExpertOptions {
+  /**
+   * For an expert added with routing evidence: also score every other active expert on the new
+   * domain's queries (its documents must be in the store), so they can win some of them.
+   */
+  readonly scoreExisting?: boolean;
 }
 
 export interface AddExpertResult {

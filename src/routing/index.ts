@@ -5,6 +5,7 @@ export * from "./pilots.js";
 export * from "./router.js";
 export * from "./incremental.js";
 export * from "./persist.js";
+export * from "./evidence.js";
 export * from "./logreg.js";
 export * from "./baselines.js";
 export * from "./oracles.js";

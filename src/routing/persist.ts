@@ -136,14 +136,14 @@ function checkLen(v: Float32Array, dims: number, what: string): Float32Array {
   return v;
 }
 
-function encodeF32(v: Float32Array): string {
+export function encodeF32(v: Float32Array): string {
   const buf = Buffer.alloc(v.length * 4);
   for (let i = 0; i < v.length; i++) buf.writeFloatLE(v[i]!, i * 4);
   return buf.toString("base64");
 }
 
-/** Field-by-field validation that names the file and the JSON path at fault. */
-class Reader {
+/** Field-by-field validation that names the file and the JSON path at fault (shared with routing/evidence.ts). */
+export class Reader {
   constructor(private readonly path: string) {}
 
   fail(field: string, what: string): never {

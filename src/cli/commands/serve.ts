@@ -13,7 +13,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
-import { addModelOptions, positiveInt } from "../common.js";
+import { addModelOptions, positiveInt, precisionFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -24,6 +24,7 @@ interface ServeFlags {
   pilotDomains?: string;
   model: string;
   threads: string;
+  precision: string;
   host: string;
   port: string;
   token?: string;
@@ -87,7 +88,8 @@ export function serveCommand(): Command {
         expertsDir,
         pilotsPath,
         model: flags.model,
-        threads: positiveInt(flags.threads, "--threads"),
+        threads: threadsFlag(flags),
+        precision: precisionFlag(flags),
         pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });

@@ -3,8 +3,10 @@ import { Command } from "commander";
 import { RouterRetrieverError } from "../../errors.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
+import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
+import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
 import { trainExpert, type TrainEvent } from "../../training/trainer.js";
-import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { addModelOptions, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 interface TrainFlags extends ModelFlags {
@@ -26,6 +28,8 @@ interface TrainFlags extends ModelFlags {
   cache?: string;
   json?: boolean;
   quiet?: boolean;
+  routingEvidence: boolean;
+  evidenceQueries: string;
 }
 
 function number(value: string, flag: string): number {
@@ -55,8 +59,11 @@ export function trainExpertCommand(): Command {
       .option("--max-pairs <n>", "train on a random subset of this many pairs (per dataset)")
       .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")
       .option("--cache <dir>", "corpus-vector cache folder")
+      .option("--no-routing-evidence", "do not write routing.json (the domain's pilot material) beside the adapter")
+      .option("--evidence-queries <n>", "training queries scored for routing.json (seeded sample)", "500")
       .option("--json", "print the result as JSON on stdout")
       .option("--quiet", "no progress on stderr"),
+    { precision: false },
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
@@ -102,11 +109,36 @@ export function trainExpertCommand(): Command {
       lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
       temperature: number(flags.temperature, "--temperature"),
       maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
-      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      threads: threadsFlag(flags),
       cacheDir: flags.cache,
       onEvent,
     });
     bar?.stop();
+    // One domain: the expert carries its own routing evidence (docs/routing-evidence.md).
+    let evidence: { queries: number; pilots: Record<string, number> } | undefined;
+    if (flags.routingEvidence && dirs.length === 1) {
+      let eb: Progress | undefined;
+      const ev = await writeExpertRoutingEvidence(model, res.expert, flags.out, {
+        datasetDir: dirs[0]!,
+        domain: res.expert.meta.domain,
+        source: source as "auto",
+        seed: number(flags.seed, "--seed"),
+        maxQueries: positiveInt(flags.evidenceQueries, "--evidence-queries"),
+        cacheDir: flags.cache,
+        threads: positiveInt(flags.threads ?? "1", "--threads"),
+        onProgress: flags.quiet
+          ? undefined
+          : (p) => {
+              eb ??= startProgress("routing evidence", p.total * 2, { unit: "queries" });
+              eb.update(p.candidate === "base" ? p.done : p.total + p.done);
+            },
+      });
+      eb?.stop();
+      const pilots: Record<string, number> = {};
+      for (const p of evidenceLibrary(ev).pilots) pilots[p.expert] = p.size;
+      evidence = { queries: ev.items.length, pilots };
+      if (!flags.quiet) process.stderr.write(`wrote ${flags.out}/${ROUTING_EVIDENCE_FILE}: ${ev.items.length} ${ev.querySource} queries; won by ${Object.entries(pilots).map(([e, n]) => `${e} ${n}`).join(", ")}\n`);
+    }
     const summary = {
       expert: res.expert.id,
       out: flags.out,
@@ -118,6 +150,7 @@ export function trainExpertCommand(): Command {
       meanStepSeconds: res.meanStepSeconds,
       pairsPerSec: res.pairsPerSec,
       history: res.history,
+      ...(evidence !== undefined ? { routingEvidence: evidence } : {}),
     };
     if (flags.json) printJson(summary);
     else process.stderr.write(`saved ${flags.out}: best epoch ${res.bestEpoch}, dev nDCG@10 ${res.baseDevNdcg10.toFixed(4)} (base) -> ${res.bestDevNdcg10.toFixed(4)}\n`);

@@ -134,6 +134,18 @@ export class CorpusStore {
     return this.docs.get(id);
   }
 
+  /** The stored base embeddings of `ids`, row-major in `ids` order. */
+  vectorsOf(ids: readonly string[]): Float32Array {
+    const d = this.index.dims;
+    const out = new Float32Array(ids.length * d);
+    ids.forEach((id, i) => {
+      const v = this.index.get(id);
+      if (!v) throw new RouterRetrieverError("NOT_FOUND", `document "${id}" is not in the store`);
+      out.set(v, i * d);
+    });
+    return out;
+  }
+
   /** Exact top-k over every committed document, one list per query row. */
   search(queryVectors: Float32Array, k: number): DocumentHit[][] {
     return this.index.search(queryVectors, k);

@@ -14,20 +14,32 @@
  * and the domains' corpora; the result (a new full library) is saved as the store's own copy,
  * <store>/pilots.json, which from then on takes precedence over the original file, unless that
  * file changed since the copy was made (recorded in <store>/pilots-origin.json).
+ *
+ * Routing evidence (routing/evidence.ts): an expert that brings its own domain's pilot material
+ * (routing.json in its folder) is added without scoring anything. Its evidence is copied to
+ * <store>/routing/<expert>.json, and while the expert is active the routed library is the one
+ * above plus that domain's pilots (over the active candidates the evidence scored). An inactive
+ * expert's evidence contributes nothing, so removing the expert removes its domain's pilots and
+ * leaves the library exactly as before the add. Other experts' scores on the new domain are
+ * added to the store's copy only when asked (`scoreOnEvidence`).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import type { ExpertEncoder } from "../../experts/expert-encoder.js";
 import type { Encoder } from "../../model/encoder.js";
+import { evidenceLibrary, loadRoutingEvidence, mergeLibraries, saveRoutingEvidence, scoreEvidenceCandidates, type RoutingEvidence } from "../../routing/evidence.js";
 import { addExpertToLibrary, removeExpertFromLibrary, scoreExpertOnLabels } from "../../routing/incremental.js";
 import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../../routing/persist.js";
 import type { DomainCorpus } from "../../routing/pilots.js";
+import type { VectorIndex } from "../../vectors/store.js";
 import { BASE, type PilotLibrary } from "../../routing/types.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 
 export const STORE_PILOTS_FILE = "pilots.json";
+/** <store>/routing/<expert>.json: the routing evidence of experts added with one. */
+export const STORE_EVIDENCE_DIR = "routing";
 const ORIGIN_FILE = "pilots-origin.json";
 
 /** Supplies the corpora (index + qrels) the labels were scored on, by domain name. Costly: called only when needed. */
@@ -39,7 +51,8 @@ export interface PilotAddOutcome {
 }
 
 export class PilotState {
-  private derived: { key: string; lib: PilotLibrary } | undefined;
+  private derived: { key: string; lib: PilotLibrary | undefined } | undefined;
+  private baseDerived: { key: string; lib: PilotLibrary } | undefined;
 
   private constructor(
     private readonly storeDir: string,
@@ -48,6 +61,7 @@ export class PilotState {
     public source: string | undefined,
     private readonly domains: PilotDomainsProvider | undefined,
     private readonly storeId: string | undefined,
+    private readonly evidence: Map<string, RoutingEvidence>,
   ) {}
 
   static open(storeDir: string, modelId: string, pilotsPath: string | undefined, domains: PilotDomainsProvider | undefined, warn: (m: string) => void, storeId?: string): PilotState {
@@ -75,25 +89,39 @@ export class PilotState {
     if (use === copy && storeId !== undefined && full?.storeId !== undefined && full.storeId !== storeId) {
       throw new RouterRetrieverError("PARSE_ERROR", `${copy}: belongs to another store (store id ${full.storeId}, this store is ${storeId}); restore this store's own copy from a backup`);
     }
-    return new PilotState(storeDir, full, use, domains, storeId);
+    return new PilotState(storeDir, full, use, domains, storeId, loadStoreEvidence(join(storeDir, STORE_EVIDENCE_DIR), modelId));
   }
 
   get hasLibrary(): boolean {
-    return this.full !== undefined;
+    return this.full !== undefined || this.evidence.size > 0;
   }
 
   get hasLabels(): boolean {
     return this.full?.labels !== undefined;
   }
 
-  /** The library to route with when exactly `active` experts (besides base) are loaded. */
+  /** The library to route with when exactly `active` experts (besides base) are loaded: the file's, plus active experts' evidence. */
   library(active: readonly string[]): PilotLibrary | undefined {
+    const withEvidence = [...this.evidence.keys()].filter((e) => active.includes(e)).sort();
+    const key = JSON.stringify([[...active].sort(), withEvidence]);
+    if (this.derived?.key === key) return this.derived.lib;
+    const allowed = new Set(active);
+    const lib = mergeLibraries(
+      this.fileLibrary(active),
+      withEvidence.map((e) => evidenceLibrary(this.evidence.get(e)!, allowed)),
+    );
+    this.derived = { key, lib };
+    return lib;
+  }
+
+  /** The pilot library file's part of the routed library. */
+  private fileLibrary(active: readonly string[]): PilotLibrary | undefined {
     const full = this.full;
     if (!full) return undefined;
     if (!full.labels) return full.library;
     const keep = new Set([BASE, ...active]);
     const key = full.library.experts.filter((e) => keep.has(e)).join("\u0000");
-    if (this.derived?.key === key) return this.derived.lib;
+    if (this.baseDerived?.key === key) return this.baseDerived.lib;
     let lib = full.library;
     let labels = full.labels;
     for (const e of full.library.experts) {
@@ -102,7 +130,7 @@ export class PilotState {
       if (keep.has(e) || labels.candidates.length === 1) continue;
       ({ library: lib, labels } = removeExpertFromLibrary(lib, labels, e));
     }
-    this.derived = { key, lib };
+    this.baseDerived = { key, lib };
     return lib;
   }
 
@@ -112,7 +140,54 @@ export class PilotState {
   }
 
   knows(name: string): boolean {
+    return (this.full?.library.experts.includes(name) ?? false) || this.evidence.has(name);
+  }
+
+  /** The pilot library file already scored this expert (its own evidence is then not needed). */
+  fileKnows(name: string): boolean {
     return this.full?.library.experts.includes(name) ?? false;
+  }
+
+  hasEvidence(name: string): boolean {
+    return this.evidence.has(name);
+  }
+
+  evidenceOf(name: string): RoutingEvidence | undefined {
+    return this.evidence.get(name);
+  }
+
+  /**
+   * Records an expert's routing evidence (its domain's pilots count from now on while it is
+   * active). Refuses a domain that already has pilots, from the file or another expert's evidence.
+   */
+  checkEvidence(ev: RoutingEvidence): void {
+    const clash = this.full?.library.domains.includes(ev.domain) ? "the pilot library" : [...this.evidence.values()].find((x) => x.domain === ev.domain && x.expert !== ev.expert)?.expert;
+    if (clash !== undefined) {
+      throw new RouterRetrieverError("CONFLICT", `domain "${ev.domain}" of expert "${ev.expert}" already has pilots (from ${clash === "the pilot library" ? clash : `expert "${clash}"`}); name the domain differently`);
+    }
+  }
+
+  addEvidence(ev: RoutingEvidence): void {
+    this.checkEvidence(ev);
+    const dir = join(this.storeDir, STORE_EVIDENCE_DIR);
+    mkdirSync(dir, { recursive: true });
+    saveRoutingEvidence(join(dir, `${ev.expert}.json`), ev);
+    this.evidence.set(ev.expert, ev);
+    this.derived = undefined;
+  }
+
+  /**
+   * Scores `candidates` (other active experts) on `name`'s evidence queries against `index`
+   * (the base vectors of exactly the evidence's documents), so they can win some of that
+   * domain's queries. Returns how many candidates were newly scored.
+   */
+  async scoreOnEvidence(name: string, candidates: readonly string[], encoder: ExpertEncoder, index: VectorIndex): Promise<number> {
+    const ev = this.evidence.get(name);
+    if (!ev) throw new RouterRetrieverError("NOT_FOUND", `expert "${name}" was not added with routing evidence`);
+    const next = await scoreEvidenceCandidates({ encoder, evidence: ev, index, candidates });
+    if (next === ev) return 0;
+    this.addEvidence(next);
+    return next.candidates.length - ev.candidates.length;
   }
 
   /**
@@ -148,7 +223,22 @@ export class PilotState {
     this.full = next;
     this.source = copy;
     this.derived = undefined;
+    this.baseDerived = undefined;
   }
+}
+
+/** Every <expert>.json of the store's evidence folder, validated (a bad file fails the open, naming it). */
+function loadStoreEvidence(dir: string, modelId: string): Map<string, RoutingEvidence> {
+  const out = new Map<string, RoutingEvidence>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort()) {
+    const path = join(dir, f);
+    const ev = loadRoutingEvidence(path, modelId);
+    const name = f.slice(0, -".json".length);
+    if (ev.expert !== name) throw new RouterRetrieverError("PARSE_ERROR", `${path}: evidence for expert "${ev.expert}" in the file of expert "${name}"`);
+    out.set(name, ev);
+  }
+  return out;
 }
 
 function sha256File(path: string): string {

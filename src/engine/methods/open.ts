@@ -68,11 +68,12 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
 
   progress("sessions", 0, 2);
   const threads = opts.threads ?? 1;
-  const base = await Encoder.create(model, { threads });
+  const precision = opts.precision ?? "fp32";
+  const base = await Encoder.create(model, { threads, precision });
   progress("sessions", 1, 2);
   let experts: ExpertEncoder;
   try {
-    experts = await ExpertEncoder.create(model, loaded, { threads });
+    experts = await ExpertEncoder.create(model, loaded, { threads, precision });
   } catch (err) {
     await base.close();
     throw err;
