@@ -2,9 +2,10 @@
 # The exact commands that trained the experts in results/experts/ (run from the project root,
 # with ../shared/datasets present). Corpus vectors are cached under $ROUTERRETRIEVER_CACHE.
 #
-# lr 1e-3, not the paper's 1e-4: with ~100-150 steps per run (2 CPU cores), 1e-4 leaves the
-# LoRA B matrices near their zero init and no expert beat the base on dev (scifact: base 0.550,
-# best epoch 0.548 after 3 epochs); 1e-3 reached 0.609 (see the closing note of issue 3).
+# lr 1e-3 (train-expert's default), not the paper's 1e-4: these runs take 140 to 705 steps
+# (epochs run x ceil(pairs / 64) in results/logs/train-*.json), too few for 1e-4 to move the
+# zero-initialised LoRA B matrices far; at 1e-3 scifact reached dev nDCG@10 0.654 from the base's
+# 0.550 (results/logs/train-scifact.json).
 set -euo pipefail
 D=${DATASETS:-../shared/datasets}
 rr=./bin/routerretriever.js

@@ -48,7 +48,7 @@ export function trainExpertCommand(): Command {
       .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
       .option("--epochs <n>", "maximum epochs", "10")
       .option("--batch-size <n>", "pairs per step (in-batch negatives); the paper used 256", "64")
-      .option("--lr <x>", "AdamW learning rate", "1e-4")
+      .option("--lr <x>", "AdamW learning rate (1e-3: the paper's 1e-4 barely moves LoRA B from zero in a few hundred steps; README)", "1e-3")
       .option("--patience <n>", "epochs without dev improvement before stopping", "3")
       .option("--seed <n>", "seed for init, shuffling, dropout", "0")
       .option("--rank <n>", "LoRA rank", "8")
