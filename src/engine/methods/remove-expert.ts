@@ -4,15 +4,15 @@
  * is instant.
  */
 import { RouterRetrieverError } from "../../errors.js";
-import { checkExpertName } from "../components/safe-path.js";
+import { checkExpertName } from "../../experts/expert-dir.js";
 import type { EngineState } from "../state.js";
 
 export async function removeExpert(s: EngineState, name: string): Promise<{ removed: string; active: string[] }> {
   checkExpertName(name);
-  return s.writes.run(() => {
+  return s.writes.run(async () => {
     if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
     if (!s.experts.has(name)) throw new RouterRetrieverError("NOT_FOUND", `expert "${name}" is not active`);
-    s.registry.update({ deactivate: [name] });
+    await s.store.updateExperts({ deactivate: [name] });
     s.experts.removeExpert(name);
     return { removed: name, active: [...s.experts.expertIds] };
   });
