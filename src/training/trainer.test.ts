@@ -57,8 +57,8 @@ describe("trainExpert on a tiny BERT", () => {
 
   it("early stopping: stops after `patience` epochs without a better dev score and keeps the best epoch's weights", async () => {
     const outDir = join(root, "early");
-    // A step size this large overshoots: with this seed dev nDCG@10 dips below the base, peaks
-    // above it at epoch 3, then falls (patience counts epochs since the best, the base included).
+    // A step size this large overshoots: with this seed dev nDCG@10 beats the base, peaks, then
+    // falls (patience counts epochs since the best, the base included).
     const r = await trainExpert(model, options({ outDir, lr: 0.03, seed: 4, epochs: 10, patience: 3 }));
     const dev = r.history.map((h) => h.devNdcg10);
     const best = Math.max(r.baseDevNdcg10, ...dev);
