@@ -2,8 +2,6 @@
  * The paper's schedule: linear warm-up over the first 10% of steps, then linear decay to 0
  * (transformers' get_linear_schedule_with_warmup). The optimiser itself is util/adam.ts.
  */
-export { adamWStep, DEFAULT_ADAMW, initAdamW, type AdamWConfig, type AdamWState } from "../util/adam.js";
-
 /** Learning rate at `step` (0-based) of `total`, warm-up over `warmupFraction` of the steps. */
 export function linearWarmupDecay(baseLr: number, step: number, total: number, warmupFraction = 0.1): number {
   const warmup = Math.floor(total * warmupFraction);
