@@ -12,8 +12,8 @@ let rr: RouterRetriever;
 
 beforeAll(async () => {
   fx = await makeFixture();
-  // A soft rule: every candidate with pilots shares the query's embedding by softmax(similarity / T).
-  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: { aggregate: "mean", similarity: "cosine", temperature: 0.05 }, onWarning: () => {} });
+  // A soft rule: every candidate with pilots shares the query's embedding by softmax(similarity / T); T = 1 keeps every share visible.
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: { aggregate: "mean", similarity: "cosine", temperature: 1 }, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
 });
 
