@@ -75,7 +75,9 @@ export interface ExperimentResult {
   readonly systems: readonly SystemResult[];
   /** dataset -> queryId -> { candidate nDCG@10s, each router's choice } */
   readonly perQuery: Record<string, Record<string, { scores: Record<string, number>; routed: Record<string, string> }>>;
+  /** The pilot library with the chosen setting's tie rule: what a service routes with. */
   readonly library: PilotLibrary;
+  /** The labels, relabelled with the chosen tie rule. */
   readonly labels: PilotLabels;
   readonly pilotSources: Record<string, TrainingSource>;
   /** Every router setting tried, scored on dev (chosen there) and on test (reported only). */
@@ -239,8 +241,8 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     candidates,
     systems: ordered,
     perQuery,
-    library,
-    labels,
+    library: libs.get(chosen.tie),
+    labels: chosen.tie === "base-first" ? labels : relabel(labels, chosen.tie),
     pilotSources,
     selection,
     softForms,

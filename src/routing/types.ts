@@ -54,6 +54,14 @@ export interface RoutingRule {
 
 export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
 
+/**
+ * What the engine, the service and `search` route with unless told otherwise: the setting that
+ * won on dev in `routerretriever experiment` (results/experiment/router-selection.json, chosen
+ * on dev splits carved from training queries, never on test). The shipped pilot libraries
+ * (results/experiment/pilots.json, demo/pilots.json) are built with its tie rule.
+ */
+export const DEFAULT_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
+
 /** Why a query stayed with the base although experts had pilots. */
 export type StayedWithBase = "out-of-domain";
 
