@@ -57,7 +57,7 @@ beforeAll(async () => {
   saveRoutingEvidence(join(staged, ROUTING_EVIDENCE_FILE), evidence);
   rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments([...FIXTURE_DOCS, ...AERO_DOCS]);
-});
+}, 600_000);
 
 afterAll(async () => {
   await rr?.close();
@@ -128,6 +128,21 @@ describe("adding an expert with routing evidence", () => {
     writeFileSync(path, JSON.stringify(j));
     await expect(rr.addExpert("aero-bad")).rejects.toThrow(/routing\.json: items\[0\]\.scores\.base: expected a finite number/);
     expect(rr.listExperts().find((e) => e.name === "aero-bad")).toMatchObject({ active: false });
+  });
+
+  it("supersedes, while active, the file's pilots of a domain the base alone served", async () => {
+    const pilotsBefore = rr.health().pilots;
+    const gen = join(fx.expertsDir, "gen-own");
+    cpSync(join(fx.root, "staged", "aero"), gen, { recursive: true });
+    // "general" is a labelled domain of the file with no expert of its own: its pilot is base's.
+    saveRoutingEvidence(join(gen, ROUTING_EVIDENCE_FILE), { ...evidence, domain: "general" });
+    const res = await rr.addExpert("gen-own");
+    expect(res.expert).toMatchObject({ active: true, routable: true, pilots: 1 });
+    // The file's "general" pilot (base) gave way to the evidence's (gen-own): one out, one in.
+    expect(rr.health().pilots).toBe(pilotsBefore);
+    await rr.removeExpert("gen-own");
+    expect(rr.health().pilots).toBe(pilotsBefore);
+    expect((await routes(OTHER_QUERIES)).map(([e]) => e)).toEqual(before.map(([e]) => e));
   });
 
   it("refuses evidence for a domain that already has pilots", async () => {
