@@ -76,7 +76,7 @@ for (const name of values.datasets!.split(",")) {
   rmSync(root, { recursive: true, force: true });
   const expertsDir = join(root, "experts");
   for (const e of EXISTING) cpSync(join(values.experts!, e), join(expertsDir, e), { recursive: true });
-  const rr = await RouterRetriever.open({ storeDir: join(root, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
+  const rr = await RouterRetriever.open({ store: join(root, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   let lastLog = 0;
   const added = await rr.addDomain({
     name,

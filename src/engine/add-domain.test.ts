@@ -38,7 +38,7 @@ const events: AddDomainProgress[] = [];
 beforeAll(async () => {
   fx = await makeFixture();
   cacheDir = mkdtempSync(join(tmpdir(), "rr-domain-cache-"));
-  rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
   result = await rr.addDomain({ name: "astro", documents: [...ASTRO, { id: "astro/empty", title: " ", text: "\n" }], epochs: 1, batchSize: 8, evidenceQueries: 50, cacheDir, onProgress: (p) => events.push(p) });
 }, 600_000);
@@ -50,9 +50,9 @@ afterAll(async () => {
 });
 
 describe("addDomain: a folder of documents to a registered expert", () => {
-  it("stores the documents next to the existing ones", () => {
+  it("stores the documents next to the existing ones", async () => {
     expect(result.documents).toEqual({ added: ASTRO.length, alreadyStored: 0, skippedEmpty: 1, total: FIXTURE_DOCS.length + ASTRO.length });
-    expect(rr.getDocument("astro/3")?.title).toBe("Type Ia supernovae as standard candles");
+    expect((await rr.getDocument("astro/3"))?.title).toBe("Type Ia supernovae as standard candles");
   });
 
   it("trains on the documents' pseudo-queries and registers the expert with its routing evidence", () => {

@@ -17,6 +17,7 @@ import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import type { LoraExpert } from "../experts/types.js";
 import type { VectorIndex } from "../vectors/store.js";
+import type { Precision } from "../model/bert-graph.js";
 import type { LoadedModel } from "../model/encoder.js";
 import { Encoder } from "../model/encoder.js";
 import { classificationHeadRouter, datasetRouter, expertClassifierRouter, fixedRouter } from "../routing/baselines.js";
@@ -42,6 +43,8 @@ export interface ExperimentOptions {
   readonly maxPilotQueriesPerDomain?: number;
   readonly seed?: number;
   readonly threads?: number;
+  /** Encoder arithmetic for corpora and queries (default fp32; see BertGraphOptions.precision). */
+  readonly precision?: Precision;
   readonly cacheDir?: string;
   readonly onProgress?: (stage: string, done: number, total: number) => void;
 }
@@ -74,8 +77,8 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   const progress = o.onProgress ?? (() => {});
   const experts: LoraExpert[] = [...o.experts].map(([id, dir]) => loadExpert(dir, model, { id }));
   const multitask = o.multitaskDir ? loadExpert(o.multitaskDir, model, { id: MULTITASK }) : undefined;
-  const encoder = await ExpertEncoder.create(model, multitask ? [...experts, multitask] : experts, { threads: o.threads });
-  const baseEncoder = await Encoder.create(model, { threads: o.threads });
+  const encoder = await ExpertEncoder.create(model, multitask ? [...experts, multitask] : experts, { threads: o.threads, precision: o.precision });
+  const baseEncoder = await Encoder.create(model, { threads: o.threads, precision: o.precision });
   const candidates = [BASE, ...experts.map((e) => e.id)];
 
   // Corpora (cached base vectors) and each domain's training queries for the pilots.

@@ -38,7 +38,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page: add a domain from files", () => {
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
     fx = await makeFixture();
-    rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
     await rr.addDocuments(FIXTURE_DOCS);
     const cacheDir = join(tmp, "cache");
     const engine = {
@@ -106,7 +106,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page: add a domain from files", () => {
     expect(log.some((l) => /^train: epoch 1: dev nDCG@10/.test(l))).toBe(true);
     expect(log.some((l) => /^register: expert "astro" active/.test(l))).toBe(true);
     await page.waitForSelector('#experts .expert.active[data-expert="astro"]');
-    expect(rr.getDocument("astro/note-3.md")?.title).toBe(TOPICS[3]);
+    expect((await rr.getDocument("astro/note-3.md"))?.title).toBe(TOPICS[3]);
     expect(errors).toEqual([]);
   }, 1_500_000);
 });

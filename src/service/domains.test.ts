@@ -42,7 +42,7 @@ async function call(method: string, path: string, body?: unknown, token: string 
 beforeAll(async () => {
   fx = await makeFixture();
   cacheDir = mkdtempSync(join(tmpdir(), "rr-domain-cache-"));
-  rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
   // The service passes no cacheDir; keep this test's vectors out of the user's cache.
   const engine = { ...bind(rr), addDomain: (o: Parameters<RouterRetriever["addDomain"]>[0]) => rr.addDomain({ ...o, cacheDir }) };

@@ -125,7 +125,7 @@ const listJobsRoute: Handler = async (ctx, _req, res) => {
 };
 
 const healthRoute: Handler = async (ctx, _req, res) => {
-  sendJson(res, 200, { ...ctx.engine.health(), service: ctx.stats() });
+  sendJson(res, 200, { ...(await ctx.engine.health()), service: ctx.stats() });
 };
 
 const openapiRoute: Handler = async (ctx, _req, res) => {

@@ -30,6 +30,8 @@ export async function corpusVectors(
     normalized: spec.normalize,
     dims: encoder.dims,
     maxLength: spec.maxLength,
+    // fp32 adds nothing, so fp32 keys (and every existing cache entry) stay as they were.
+    ...(encoder.precision === "fp32" ? {} : { extra: { precision: encoder.precision } }),
     ids: docs.map((d) => d.id),
     texts: docs.map((d) => d.text),
     encodeBatch: (texts) => encoder.encode(texts, { batchSize: opts.batchSize }),

@@ -68,7 +68,7 @@ export function addDomainCommand(): Command {
     say(`${documents.length} documents from ${read.description}`);
     const threads = positiveInt(flags.threads, "--threads");
     const rr = await RouterRetriever.open({
-      storeDir: flags.store,
+      store: flags.store,
       expertsDir: flags.experts,
       pilotsPath: flags.pilots,
       model: flags.model,

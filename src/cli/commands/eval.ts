@@ -5,7 +5,7 @@ import { evaluateDataset, ignoreIdenticalIdsFor, type QueryEncoder } from "../..
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";
 import { DEFAULT_KS } from "../../evaluation/metrics.js";
-import { addModelOptions, markdownTable, openEncoder, pct, printJson, positiveInt, type ModelFlags } from "../common.js";
+import { addModelOptions, markdownTable, openEncoder, pct, precisionFlag, printJson, positiveInt, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
 export function evalCommand(): Command {
@@ -27,7 +27,7 @@ export function evalCommand(): Command {
     let expertEncoder: ExpertEncoder | undefined;
     if (flags.expert) {
       const expert = loadExpert(flags.expert, enc.model);
-      expertEncoder = await ExpertEncoder.create(enc.model, [expert], { threads: positiveInt(flags.threads ?? "1", "--threads") });
+      expertEncoder = await ExpertEncoder.create(enc.model, [expert], { threads: threadsFlag(flags), precision: precisionFlag(flags) });
       const ee = expertEncoder;
       encodeQueries = (texts) => ee.encode(texts, expert.id);
     }

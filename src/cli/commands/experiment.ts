@@ -7,7 +7,7 @@ import { table1, writeExperiment } from "../../experiment/report.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { sharedDatasetsDir } from "../../util/paths.js";
-import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { addModelOptions, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 export function experimentCommand(): Command {
@@ -39,7 +39,8 @@ export function experimentCommand(): Command {
       multitaskDir,
       maxPilotQueriesPerDomain: positiveInt(flags.pilotQueries, "--pilot-queries"),
       seed: Number(flags.seed),
-      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      threads: threadsFlag(flags),
+      precision: precisionFlag(flags),
       cacheDir: flags.cache,
       onProgress: (s, done, total) => {
         if (flags.quiet) return;

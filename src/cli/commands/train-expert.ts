@@ -6,7 +6,7 @@ import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
 import { trainExpert, type TrainEvent } from "../../training/trainer.js";
-import { addModelOptions, positiveInt, printJson, type ModelFlags } from "../common.js";
+import { addModelOptions, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 interface TrainFlags extends ModelFlags {
@@ -63,6 +63,7 @@ export function trainExpertCommand(): Command {
       .option("--evidence-queries <n>", "training queries scored for routing.json (seeded sample)", "500")
       .option("--json", "print the result as JSON on stdout")
       .option("--quiet", "no progress on stderr"),
+    { precision: false },
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
@@ -108,7 +109,7 @@ export function trainExpertCommand(): Command {
       lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
       temperature: number(flags.temperature, "--temperature"),
       maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
-      threads: positiveInt(flags.threads ?? "1", "--threads"),
+      threads: threadsFlag(flags),
       cacheDir: flags.cache,
       onEvent,
     });

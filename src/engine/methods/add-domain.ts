@@ -107,9 +107,10 @@ async function addDomainOnce(s: EngineState, name: string, o: AddDomainOptions):
   const empty = o.documents.filter((d) => typeof d === "object" && d !== null && typeof d.text === "string" && d.text.trim() === "" && (d.title ?? "").trim() === "");
   const docs = checkDocuments(empty.length > 0 ? o.documents.filter((d) => !empty.includes(d)) : o.documents);
   if (docs.length < 2) throw new RouterRetrieverError("BAD_INPUT", `a domain needs at least 2 documents to train on, got ${docs.length}`);
-  const stored = docs.filter((d) => s.corpus.has(d.id));
+  const storedIds = await s.store.existing(docs.map((d) => d.id));
+  const stored = docs.filter((d) => storedIds.has(d.id));
   for (const d of stored) {
-    const have = s.corpus.get(d.id)!;
+    const have = (await s.store.get(d.id))!;
     if (have.title !== d.title || have.text !== d.text) {
       throw new RouterRetrieverError("CONFLICT", `document id "${d.id}" is already in the store with other text; give this domain's documents their own ids (e.g. a "${name}/" prefix)`);
     }
@@ -137,7 +138,7 @@ async function addDomainOnce(s: EngineState, name: string, o: AddDomainOptions):
     cacheDir: o.cacheDir,
     onProgress: (p) => progress({ stage: "documents", done: p.done, total: docs.length, unit: "docs" }),
   });
-  const fresh = docs.filter((d) => !s.corpus.has(d.id));
+  const fresh = docs.filter((d) => !storedIds.has(d.id));
   await commitDocuments(s, fresh, COMMIT_CHUNK, async (part) => vectorsOf(cached.index, part, s.base.dims));
   writeFileAtomic(join(work, "corpus.jsonl"), docs.map((d) => JSON.stringify({ _id: d.id, title: d.title, text: d.text })).join("\n") + "\n");
   progress({ stage: "documents", done: docs.length, total: docs.length, unit: "docs", message: `${fresh.length} documents added to the store (${stored.length} were already there${empty.length > 0 ? `; ${empty.length} empty ones skipped: ${empty.slice(0, 3).map((d) => d.id).join(", ")}${empty.length > 3 ? ", ..." : ""}` : ""})` });
@@ -197,7 +198,7 @@ async function addDomainOnce(s: EngineState, name: string, o: AddDomainOptions):
   return {
     ...added,
     domain: name,
-    documents: { added: fresh.length, alreadyStored: stored.length, skippedEmpty: empty.length, total: s.corpus.size },
+    documents: { added: fresh.length, alreadyStored: stored.length, skippedEmpty: empty.length, total: await s.store.count() },
     training: { pairs, bestEpoch: res.bestEpoch, baseDevNdcg10: res.baseDevNdcg10, bestDevNdcg10: res.bestDevNdcg10 },
     evidence: { queries: ev.items.length, won },
     seconds,
