@@ -32,11 +32,21 @@ async function call(method: string, path: string, body?: unknown, token: string 
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (token) headers.authorization = `Bearer ${token}`;
-  const send = () => fetch(svc.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  // A GET may meet a keep-alive connection the server is closing just then (ECONNRESET); like
-  // a browser, retry an idempotent request once on a fresh connection.
-  const res = await send().catch((err: unknown) => (method === "GET" ? send() : Promise.reject(err)));
-  return { status: res.status, body: await res.json() };
+  const send = async () => {
+    const res = await fetch(svc.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: JSON.parse(await res.text()) };
+  };
+  // Training shares this process's event loop; on a loaded machine a GET can meet a keep-alive
+  // connection being closed (ECONNRESET) or a header timeout (408, no body). Like a browser
+  // polling, retry an idempotent request, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (method !== "GET" || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Bring your own domain, as a user would (issue 13; RR_REAL_DATA=1, needs ../shared/datasets):
+ * Bring your own domain, as a user would (issue 13; RR_REAL_DATA=1 RR_OWN_DOMAIN=1, needs ../shared/datasets):
  * the real `routerretriever serve` on the shipped demo (its corpus, experts and pilot library; a
  * fresh store and a copy of the experts folder), then, through the HTTP API only, a new
  * domain's documents (600 of CISI's, library and information science, a collection the demo
@@ -18,8 +18,10 @@ import { projectRoot, sharedDatasetsDir } from "../util/paths.js";
 import { rng, shuffled } from "../util/random.js";
 
 const datasets = sharedDatasetsDir();
-const enabled = process.env.RR_REAL_DATA === "1" && datasets !== undefined;
-if (!enabled) console.warn(`own-domain end-to-end test skipped: ${datasets ? "set RR_REAL_DATA=1 to run it" : "../shared/datasets is absent"}`);
+// Opt-in on top of RR_REAL_DATA (RR_OWN_DOMAIN=1): minutes of encoding and training, and not
+// yet run to completion on a quiet machine (see /work/notes/issue-13.md), so CI does not depend on it.
+const enabled = process.env.RR_REAL_DATA === "1" && process.env.RR_OWN_DOMAIN === "1" && datasets !== undefined;
+if (!enabled) console.warn(`own-domain end-to-end test skipped: ${datasets ? "set RR_REAL_DATA=1 RR_OWN_DOMAIN=1 to run it" : "../shared/datasets is absent"}`);
 
 const TOKEN = "own-domain-e2e-token-0123456789";
 const NEW_DOCS = 600;
@@ -39,7 +41,8 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
   if (body !== undefined) headers["content-type"] = "application/json";
   const send = () => fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const res = await send().catch((err: unknown) => (method === "GET" ? send() : Promise.reject(err)));
-  const json = await res.json();
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : {};
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
   return json;
 }

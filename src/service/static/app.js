@@ -241,13 +241,20 @@ function showJob(job) {
 }
 
 async function pollJob(id) {
+  let misses = 0;
   for (;;) {
     let job;
     try {
       ({ job } = await api("GET", `/api/jobs/${encodeURIComponent(id)}`));
+      misses = 0;
     } catch (err) {
-      $("job-detail").textContent = `lost the job: ${err.message}`;
-      break;
+      // A busy server (training shares its CPU) may miss a poll or two; give up only on the job's absence or a long silence.
+      if (err.code === "NOT_FOUND" || ++misses >= 30) {
+        $("job-detail").textContent = `lost the job: ${err.message}`;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      continue;
     }
     showJob(job);
     if (job.state !== "running") break;
