@@ -10,7 +10,7 @@ import { loadExpert } from "../../experts/peft.js";
 import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
-import { PAPER_RULE } from "../../routing/types.js";
+import { DEFAULT_RULE } from "../../routing/types.js";
 import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { openStore } from "../../store/open.js";
 import { listExpertFolders } from "../../store/flat/registry.js";
@@ -119,7 +119,7 @@ async function openWithStore(
     reopenPilots,
     storedExperts: await store.storedExperts(),
     stopWatching: () => {},
-    rule: opts.rule ?? PAPER_RULE,
+    rule: opts.rule ?? DEFAULT_RULE,
     writes: new WriteLock(),
     expertErrors,
     warnings,
