@@ -8,7 +8,7 @@ const root = mkdtempSync(join(tmpdir(), "rr-domain-docs-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe("readDomainDocuments", () => {
-  it("reads a folder of .txt/.md files recursively: ids are paths, a Markdown heading is the title", () => {
+  it("reads a folder of .txt/.md files recursively: ids are paths, a Markdown heading is the title", async () => {
     const dir = join(root, "notes");
     mkdirSync(join(dir, "sub"), { recursive: true });
     mkdirSync(join(dir, ".git"));
@@ -18,7 +18,7 @@ describe("readDomainDocuments", () => {
     writeFileSync(join(dir, "empty.md"), "  \n");
     writeFileSync(join(dir, "image.png"), "not text");
     writeFileSync(join(dir, ".git", "x.txt"), "hidden");
-    const r = readDomainDocuments(dir);
+    const r = await readDomainDocuments(dir);
     expect(r.documents).toEqual([
       { id: "a.txt", title: "", text: "Plain text body.\nSecond line." },
       { id: "sub/b.md", title: "Wing flutter", text: "Flutter of swept wings." },
@@ -27,25 +27,25 @@ describe("readDomainDocuments", () => {
     expect(r.skipped).toEqual([join(dir, "empty.md")]);
   });
 
-  it("reads JSON lines and a BEIR folder's corpus.jsonl", () => {
+  it("reads JSON lines and a BEIR folder's corpus.jsonl", async () => {
     const beir = join(root, "beir");
     mkdirSync(beir);
     writeFileSync(join(beir, "corpus.jsonl"), '{"_id":"1","title":"T","text":"x"}\n\n{"_id":"2","text":"y"}\n');
-    expect(readDomainDocuments(beir).documents).toEqual([
+    expect((await readDomainDocuments(beir)).documents).toEqual([
       { id: "1", title: "T", text: "x" },
       { id: "2", title: "", text: "y" },
     ]);
-    expect(readDomainDocuments(join(beir, "corpus.jsonl")).documents).toHaveLength(2);
+    expect((await readDomainDocuments(join(beir, "corpus.jsonl"))).documents).toHaveLength(2);
   });
 
-  it("refuses what it cannot use, naming the path and line", () => {
-    expect(() => readDomainDocuments(join(root, "missing"))).toThrow(/missing: no such file or folder/);
+  it("refuses what it cannot use, naming the path and line", async () => {
+    await expect(readDomainDocuments(join(root, "missing"))).rejects.toThrow(/missing: no such file or folder/);
     const none = join(root, "none");
     mkdirSync(none);
     writeFileSync(join(none, "x.pdf"), "%PDF");
-    expect(() => readDomainDocuments(none)).toThrow(/no corpus\.jsonl and no \.txt or \.md files/);
+    await expect(readDomainDocuments(none)).rejects.toThrow(/no corpus\.jsonl and no \.txt or \.md files/);
     const bad = join(root, "bad.jsonl");
     writeFileSync(bad, '{"id":"1","text":"x"}\n{"id":2,"text":"y"}\n');
-    expect(() => readDomainDocuments(bad)).toThrow(/bad\.jsonl:2: "id" must be a non-empty string/);
+    await expect(readDomainDocuments(bad)).rejects.toThrow(/bad\.jsonl:2: _id must be a non-empty string/);
   });
 });

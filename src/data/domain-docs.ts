@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
 import type { StoredDocument } from "../engine/types.js";
-import { readDocumentsJsonl } from "./jsonl-docs.js";
+import { readDocumentsJsonl } from "./beir.js";
 
 const TEXT_EXTENSIONS = new Set([".txt", ".md", ".markdown"]);
 
@@ -20,16 +20,16 @@ export interface DomainDocuments {
   readonly skipped: readonly string[];
 }
 
-export function readDomainDocuments(path: string): DomainDocuments {
+export async function readDomainDocuments(path: string): Promise<DomainDocuments> {
   if (!existsSync(path)) throw new RouterRetrieverError("NOT_FOUND", `${path}: no such file or folder`);
   const st = statSync(path);
   if (st.isFile()) {
     if (TEXT_EXTENSIONS.has(extname(path).toLowerCase())) return fromTextFiles(path, [path]);
-    return { documents: readDocumentsJsonl(path), description: path, skipped: [] };
+    return { documents: await readDocumentsJsonl(path), description: path, skipped: [] };
   }
   if (!st.isDirectory()) throw new RouterRetrieverError("BAD_INPUT", `${path}: neither a file nor a folder`);
   const corpus = join(path, "corpus.jsonl");
-  if (existsSync(corpus)) return { documents: readDocumentsJsonl(corpus), description: corpus, skipped: [] };
+  if (existsSync(corpus)) return { documents: await readDocumentsJsonl(corpus), description: corpus, skipped: [] };
   const files = walk(path).filter((f) => TEXT_EXTENSIONS.has(extname(f).toLowerCase()));
   if (files.length === 0) throw new RouterRetrieverError("BAD_INPUT", `${path}: no corpus.jsonl and no .txt or .md files in this folder`);
   return fromTextFiles(path, files);

@@ -61,7 +61,7 @@ export function addDomainCommand(): Command {
     const say = (m: string): void => {
       if (!flags.quiet) process.stderr.write(`add-domain: ${m}\n`);
     };
-    const read = readDomainDocuments(path);
+    const read = await readDomainDocuments(path);
     for (const f of read.skipped) say(`skipped ${f}: empty`);
     const prefix = flags.idPrefix ?? `${flags.name}/`;
     const documents = read.documents.map((d) => (prefix === "" || d.id.startsWith(prefix) ? d : { ...d, id: prefix + d.id }));

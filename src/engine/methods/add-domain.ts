@@ -24,7 +24,7 @@ import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
 import { trainExpert } from "../../training/trainer.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
-import { checkExpertName } from "../components/safe-path.js";
+import { checkExpertName } from "../../experts/expert-dir.js";
 import type { EngineState } from "../state.js";
 import type { AddExpertResult, DocumentInput, StoredDocument } from "../types.js";
 import { checkDocuments, commitDocuments } from "./add-documents.js";
