@@ -198,4 +198,7 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   MatMulInteger: inferenceOnly,
   DynamicQuantizeMatMul: inferenceOnly,
   MatMulIntegerToFloat: inferenceOnly,
+  MultiHeadAttention: inferenceOnly,
+  SkipLayerNormalization: inferenceOnly,
+  BiasGelu: inferenceOnly,
 };

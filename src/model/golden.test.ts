@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sharedGoldenDir } from "../util/paths.js";
-import { Encoder } from "./encoder.js";
+import { NO_FUSIONS } from "./bert-graph.js";
+import { Encoder, loadModel } from "./encoder.js";
 import { defaultModelSpec } from "./spec.js";
 
 interface GoldenCase {
@@ -36,6 +37,19 @@ describe.skipIf(!path || !existsSync(path))("all-MiniLM-L6-v2 against ../shared/
     await enc.close();
   });
 
+  // Each fused kernel (bench/encode.ts measures each alone) must leave fp32 golden-exact by itself,
+  // and so must the unfused graph that training builds.
+  it("each fused kernel alone, and none, stays within cosine 0.9999 of every golden case", async () => {
+    const golden = JSON.parse(readFileSync(path!, "utf8")) as { cases: GoldenCase[] };
+    const model = loadModel(defaultModelSpec());
+    for (const fusions of [NO_FUSIONS, { ...NO_FUSIONS, attention: true }, { ...NO_FUSIONS, skipLayerNorm: true }, { ...NO_FUSIONS, biasGelu: true }]) {
+      const enc = await Encoder.create(model, { fusions });
+      const vecs = await enc.encode(golden.cases.map((c) => c.text), { batchSize: 4 });
+      golden.cases.forEach((c, i) => expect(cosine(c.embedding, vecs.subarray(i * enc.dims, (i + 1) * enc.dims)), `${JSON.stringify(fusions)} case ${i}`).toBeGreaterThan(0.9999));
+      await enc.close();
+    }
+  });
+
   // int8 rounds every linear layer's weights and activations, so it cannot be bit-close; the
   // bar (issue 10) is cosine >= 0.99 to the independent reference on every case.
   it("int8 precision stays within cosine 0.99 of every golden case", async () => {
@@ -53,3 +67,9 @@ describe.skipIf(!path || !existsSync(path))("all-MiniLM-L6-v2 against ../shared/
     await enc.close();
   });
 });
+
+function cosine(a: readonly number[], v: Float32Array): number {
+  let dot = 0, na = 0, nv = 0;
+  a.forEach((x, j) => { dot += x * v[j]!; na += x * x; nv += v[j]! ** 2; });
+  return dot / Math.sqrt(na * nv);
+}
