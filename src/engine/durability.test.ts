@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { DOCS_FILE, INDEX_DIR } from "./components/corpus-store.js";
+import { DOCS_FILE, INDEX_DIR } from "../store/flat/corpus.js";
 import { RouterRetriever } from "./router-retriever.js";
 
 const root = mkdtempSync(join(tmpdir(), "rr-durable-"));
@@ -51,41 +51,41 @@ describe("durability under kill -9", () => {
       const committed = await appendThenKill(`r${round}`, ms);
       expect(committed.length).toBeGreaterThan(0);
       all.push(...committed);
-      const rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
+      const rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
       try {
-        for (const id of all) expect(rr.hasDocument(id), id).toBe(true);
+        for (const id of all) expect(await rr.hasDocument(id), id).toBe(true);
         // At most the one add in flight at the kill may have landed beyond what was reported.
-        expect(rr.documentCount - all.length).toBeGreaterThanOrEqual(0);
-        expect(rr.documentCount - all.length).toBeLessThanOrEqual(3);
-        const last = rr.getDocument(all[all.length - 1]!)!;
+        expect((await rr.countDocuments()) - all.length).toBeGreaterThanOrEqual(0);
+        expect((await rr.countDocuments()) - all.length).toBeLessThanOrEqual(3);
+        const last = (await rr.getDocument(all[all.length - 1]!))!;
         // Rounds reuse texts (r0-0-2 and r1-0-2 are the same note), and equal vectors tie, so
         // the top hit is checked by its text: the last committed document must be searchable.
         const top = (await rr.search(last.text, 1)).hits[0]!;
-        expect(rr.getDocument(top.id)!.text).toBe(last.text);
+        expect((await rr.getDocument(top.id))!.text).toBe(last.text);
       } finally {
         await rr.close();
       }
     }
-  });
+  }, 600_000); // three child processes, each loading the model: minutes on a loaded 2-core machine
 
   it("ignores a torn tail left by a writer killed between writing and committing, and appends after it", async () => {
-    let rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
-    const before = rr.documentCount;
+    let rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
+    const before = (await rr.countDocuments());
     await rr.close();
     appendFileSync(join(storeDir, DOCS_FILE), '{"id":"torn","title":"","text":"half a li');
     appendFileSync(join(storeDir, INDEX_DIR, "vectors.f32"), Buffer.alloc(1000, 7));
-    rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
     try {
-      expect(rr.documentCount).toBe(before);
-      expect(rr.hasDocument("torn")).toBe(false);
+      expect((await rr.countDocuments())).toBe(before);
+      expect(await rr.hasDocument("torn")).toBe(false);
       await rr.addDocuments([{ id: "after-tear", title: "", text: "written after the torn tail was cut off" }]);
     } finally {
       await rr.close();
     }
-    rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
     try {
-      expect(rr.documentCount).toBe(before + 1);
-      expect(rr.getDocument("after-tear")?.text).toBe("written after the torn tail was cut off");
+      expect((await rr.countDocuments())).toBe(before + 1);
+      expect((await rr.getDocument("after-tear"))?.text).toBe("written after the torn tail was cut off");
     } finally {
       await rr.close();
     }

@@ -23,7 +23,7 @@ const code = async (p: Promise<unknown> | (() => unknown)): Promise<string | und
 
 beforeAll(async () => {
   fx = await makeFixture();
-  rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: (m) => warnings.push(m) });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: (m) => warnings.push(m) });
   await rr.addDocuments(FIXTURE_DOCS);
 });
 
@@ -114,21 +114,21 @@ describe("RouterRetriever", () => {
   });
 
   it("rejects bad documents and duplicate ids without changing the store", async () => {
-    const before = rr.documentCount;
+    const before = (await rr.countDocuments());
     expect(await code(rr.addDocuments([{ id: "sci-1", text: "again" }]))).toBe("CONFLICT");
     expect(await code(rr.addDocuments([{ id: "n1", text: "x" }, { id: "n1", text: "y" }]))).toBe("CONFLICT");
     expect(await code(rr.addDocuments([{ id: "", text: "x" }]))).toBe("BAD_INPUT");
     expect(await code(rr.addDocuments([{ id: "n2", title: "", text: "" }]))).toBe("BAD_INPUT");
-    expect(rr.documentCount).toBe(before);
+    expect((await rr.countDocuments())).toBe(before);
   });
 
   it("persists documents, registry and pilots across a reopen", async () => {
     await rr.addDocuments([{ id: "new-1", title: "Glider wings", text: "Aspect ratio and the lift to drag ratio of sailplane wings." }]);
     await rr.removeExpert("code");
     await rr.close();
-    rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
-    expect(rr.documentCount).toBe(FIXTURE_DOCS.length + 1);
-    expect(rr.getDocument("new-1")?.title).toBe("Glider wings");
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    expect((await rr.countDocuments())).toBe(FIXTURE_DOCS.length + 1);
+    expect((await rr.getDocument("new-1"))?.title).toBe("Glider wings");
     const active = rr.listExperts().filter((e) => e.active).map((e) => e.name);
     expect(active).toEqual(["gamma", "scifact"]);
     expect(rr.listExperts().find((e) => e.name === "gamma")!.routable).toBe(true);
@@ -137,8 +137,8 @@ describe("RouterRetriever", () => {
     expect((await rr.search("sailplane wing lift to drag", 1)).hits[0]!.id).toBe("new-1");
   });
 
-  it("health reports documents, experts and pilots", () => {
-    const h = rr.health();
+  it("health reports documents, experts and pilots", async () => {
+    const h = await rr.health();
     expect(h.status).toBe("ok");
     expect(h.documents).toBe(FIXTURE_DOCS.length + 1);
     expect(h.experts.active).toBe(2);

@@ -55,7 +55,7 @@ beforeAll(async () => {
   const staged = join(fx.root, "staged", "aero");
   saveExpert(staged, randomExpert(fx.model, FIXTURE_LORA, 977, { id: "aero-trained", bBound: 0.02 }));
   saveRoutingEvidence(join(staged, ROUTING_EVIDENCE_FILE), evidence);
-  rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments([...FIXTURE_DOCS, ...AERO_DOCS]);
 });
 
@@ -96,9 +96,9 @@ describe("adding an expert with routing evidence", () => {
   });
 
   it("removing the expert removes its domain's pilots: routing is exactly as before", async () => {
-    const pilotsWith = rr.health().pilots;
+    const pilotsWith = (await rr.health()).pilots;
     await rr.removeExpert("aero");
-    expect(rr.health().pilots).toBe(pilotsWith - 1);
+    expect((await rr.health()).pilots).toBe(pilotsWith - 1);
     const after = await routes(OTHER_QUERIES);
     expect(after).toEqual(before);
     expect((await routes(AERO_QUERIES)).map(([e]) => e)).not.toContain("aero");
@@ -114,7 +114,7 @@ describe("adding an expert with routing evidence", () => {
     for (const it of copy.items) for (const c of copy.candidates) expect(Number.isFinite(it.scores[c])).toBe(true);
     expect((await rr.scoreExpertsOnDomain("aero")).scored).toBe(0);
     await rr.close();
-    rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
     expect(rr.listExperts().find((e) => e.name === "aero")).toMatchObject({ active: true, routable: true });
   });
 

@@ -2,13 +2,14 @@
  * The library facade: one open store with its model, experts and router. Each verb lives in
  * its own file under methods/ (Orama style); this class only holds the state and forwards.
  *
- *   const rr = await RouterRetriever.open({ storeDir, expertsDir, pilotsPath });
+ *   const rr = await RouterRetriever.open({ store: "my-store", expertsDir, pilotsPath });
  *   await rr.addDocuments([{ id: "d1", title: "", text: "..." }]);
  *   const { expert, scores, hits } = await rr.search("query", 10);
  *   await rr.close();
  *
  * Safe for concurrent use within one process: searches run freely, writes are serialised.
- * One process per store folder (the index refuses a commit when another writer got there first).
+ * One process per store folder (the index refuses a commit when another writer got there first);
+ * any number of processes, on any machines, per PostgreSQL store.
  */
 import { addDocuments } from "./methods/add-documents.js";
 import { addExpert } from "./methods/add-expert.js";
@@ -59,20 +60,30 @@ export class RouterRetriever {
     return listExperts(this.s);
   }
 
-  health(): Health {
+  health(): Promise<Health> {
     return health(this.s);
   }
 
-  getDocument(id: string): StoredDocument | undefined {
-    return this.s.corpus.get(id);
+  getDocument(id: string): Promise<StoredDocument | undefined> {
+    return this.s.store.get(id);
   }
 
-  hasDocument(id: string): boolean {
-    return this.s.corpus.has(id);
+  async hasDocument(id: string): Promise<boolean> {
+    return (await this.s.store.existing([id])).has(id);
   }
 
-  get documentCount(): number {
-    return this.s.corpus.size;
+  /** Which of `ids` are already stored (one round trip, for skipping known documents in bulk). */
+  existingDocuments(ids: readonly string[]): Promise<Set<string>> {
+    return this.s.store.existing(ids);
+  }
+
+  countDocuments(): Promise<number> {
+    return this.s.store.count();
+  }
+
+  /** Where the store is: a folder, or a postgres URL without credentials. */
+  get store(): string {
+    return this.s.store.location;
   }
 
   get modelId(): string {
@@ -82,9 +93,10 @@ export class RouterRetriever {
   /** Waits for pending writes, then releases both ONNX sessions. */
   async close(): Promise<void> {
     if (this.s.closed) return;
+    this.s.stopWatching();
     await this.s.writes.run(() => {
       this.s.closed = true;
     });
-    await Promise.all([this.s.base.close(), this.s.experts.close()]);
+    await Promise.all([this.s.base.close(), this.s.experts.close(), this.s.store.close()]);
   }
 }

@@ -2,6 +2,7 @@
 import type { Precision } from "../model/bert-graph.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { RoutingRule } from "../routing/types.js";
+import type { StoreIntegrity } from "../store/types.js";
 
 export interface OpenProgress {
   /** What is happening now: loading the model, compiling sessions, loading experts, ... */
@@ -11,8 +12,14 @@ export interface OpenProgress {
 }
 
 export interface OpenOptions {
-  /** The store folder (created when absent): document index, documents, expert registry. */
-  readonly storeDir: string;
+  /**
+   * Where documents, vectors, the expert registry and the store's pilot library live: a folder
+   * (the embedded flat store, created when absent) or a `postgres://` URL (PostgreSQL with
+   * pgvector; credentials from the URL or the PG* environment variables).
+   */
+  readonly store: string;
+  /** PostgreSQL only: exact scan instead of the HNSW index (see docs/scale-out.md). */
+  readonly exactSearch?: boolean;
   /** A HuggingFace-layout model folder, "default" / undefined for the bundled MiniLM, or a spec. */
   readonly model?: string | ModelSpec;
   /** The folder holding expert folders (PEFT layout), one per expert, named by expert id. */
@@ -112,9 +119,10 @@ export interface Health {
   readonly experts: { readonly active: number; readonly routable: number; readonly available: number };
   readonly pilots: number;
   readonly rule: RoutingRule;
-  readonly storeDir: string;
+  /** The store's location (folder, or postgres URL without credentials). */
+  readonly store: string;
   /** Checksums verified when the store was opened (a store that fails them does not open). */
-  readonly integrity: { readonly verifiedAt: string; readonly vectors: string; readonly documents: string };
+  readonly integrity: StoreIntegrity;
   readonly warnings: readonly string[];
   readonly uptimeSeconds: number;
 }

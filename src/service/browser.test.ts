@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in chromium", () => {
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
     fx = await makeFixture();
-    rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
     await rr.addDocuments(FIXTURE_DOCS);
     svc = await startService(rr, { port: 0, token: TOKEN, log: () => {} });
     // launchPersistentContext is how playwright takes a user data dir (a fresh one per run).

@@ -87,7 +87,7 @@ const addDocumentsRoute: Handler = async (ctx, req, res) => {
 };
 
 const healthRoute: Handler = async (ctx, _req, res) => {
-  sendJson(res, 200, { ...ctx.engine.health(), service: ctx.stats() });
+  sendJson(res, 200, { ...(await ctx.engine.health()), service: ctx.stats() });
 };
 
 const openapiRoute: Handler = async (ctx, _req, res) => {

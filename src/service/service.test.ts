@@ -34,7 +34,7 @@ function expectError(r: Reply, status: number, code: string): void {
 
 beforeAll(async () => {
   fx = await makeFixture();
-  rr = await RouterRetriever.open({ storeDir: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
   svc = await startService(rr, { port: 0, token: TOKEN, log: () => {}, batching: { maxWaitMs: 20, maxBatch: 32 } });
 });

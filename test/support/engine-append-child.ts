@@ -8,7 +8,7 @@
 import { RouterRetriever } from "../../src/engine/router-retriever.js";
 
 const [storeDir, expertsDir, prefix] = process.argv.slice(2) as [string, string, string];
-const rr = await RouterRetriever.open({ storeDir, expertsDir, onWarning: () => {} });
+const rr = await RouterRetriever.open({ store: storeDir, expertsDir, onWarning: () => {} });
 process.stdout.write("ready\n");
 for (let n = 0; ; n++) {
   const docs = Array.from({ length: 3 }, (_, j) => ({

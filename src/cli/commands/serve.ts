@@ -13,11 +13,13 @@ import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
+import { redactStoreLocation } from "../../store/open.js";
 import { addModelOptions, positiveInt, precisionFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
   store?: string;
+  exact?: boolean;
   experts?: string;
   pilots?: string;
   corpus?: string;
@@ -38,7 +40,8 @@ interface ServeFlags {
 export function serveCommand(): Command {
   return addModelOptions(new Command("serve")
     .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
-    .option("--store <dir>", "store folder (created if absent); default: the demo store in the cache folder")
+    .option("--store <dir|url>", "store folder (created if absent) or postgres:// URL; default: the demo store in the cache folder")
+    .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
     .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
@@ -82,9 +85,10 @@ export function serveCommand(): Command {
         if (!flags.quiet) process.stderr.write(`${m}\n`);
       };
 
-      say(`opening store ${storeDir}`);
+      say(`opening store ${redactStoreLocation(storeDir)}`);
       const rr = await RouterRetriever.open({
-        storeDir,
+        store: storeDir,
+        exactSearch: flags.exact === true,
         expertsDir,
         pilotsPath,
         model: flags.model,
@@ -94,14 +98,16 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const missing = readDocumentsJsonl(corpusPath).filter((d) => !rr.hasDocument(d.id));
+        const all = readDocumentsJsonl(corpusPath);
+        const have = await rr.existingDocuments(all.map((d) => d.id));
+        const missing = all.filter((d) => !have.has(d.id));
         if (missing.length > 0) {
           const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
           await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
           bar.stop();
         }
       }
-      const h = rr.health();
+      const h = await rr.health();
       say(`${h.documents} documents, ${h.experts.active} active experts (${h.experts.routable} routable), ${h.pilots} pilots`);
       if (demo && h.experts.active === 0) say(`no experts in ${expertsDir} yet: every query uses the base model`);
 

@@ -35,9 +35,10 @@ import { loadPilotLibrary, savePilotLibrary, type LoadedPilotLibrary } from "../
 import type { DomainCorpus } from "../../routing/pilots.js";
 import type { VectorIndex } from "../../vectors/store.js";
 import { BASE, type PilotLibrary } from "../../routing/types.js";
+import { STORE_PILOTS_FILE } from "../../store/flat/store-open.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 
-export const STORE_PILOTS_FILE = "pilots.json";
+export { STORE_PILOTS_FILE };
 /** <store>/routing/<expert>.json: the routing evidence of experts added with one. */
 export const STORE_EVIDENCE_DIR = "routing";
 const ORIGIN_FILE = "pilots-origin.json";

@@ -1,7 +1,6 @@
 /**
  * Adding documents: validate, embed with the frozen base (documents never see an expert), then
- * commit chunk by chunk under the write lock (corpus-store.ts: lines + rows + one manifest
- * rename per chunk). Returns only after every chunk is on disk, so a document whose add
+ * commit chunk by chunk under the write lock (the store commits each chunk atomically). Returns only after every chunk is on disk, so a document whose add
  * returned survives a kill -9 from then on.
  */
 import { RouterRetrieverError } from "../../errors.js";
@@ -36,7 +35,8 @@ export async function addDocuments(s: EngineState, input: readonly DocumentInput
   if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
   const docs = checkDocuments(input);
   // Fail before spending encoder time; the store checks again at commit for a concurrent add.
-  for (const d of docs) if (s.corpus.has(d.id)) throw new RouterRetrieverError("CONFLICT", `document id "${d.id}" is already in the store`);
+  const already = await s.store.existing(docs.map((d) => d.id));
+  for (const d of docs) if (already.has(d.id)) throw new RouterRetrieverError("CONFLICT", `document id "${d.id}" is already in the store`);
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK;
   if (!Number.isInteger(chunk) || chunk <= 0) throw new RouterRetrieverError("BAD_INPUT", `chunkSize must be a positive integer, got ${chunk}`);
   let done = 0;
@@ -44,8 +44,8 @@ export async function addDocuments(s: EngineState, input: readonly DocumentInput
   for (let i = 0; i < docs.length; i += chunk) {
     const part = docs.slice(i, i + chunk);
     const vecs = await s.base.encode(part.map(documentText), { onProgress: (p) => opts.onProgress?.({ done: done + p.done, total: docs.length }) });
-    await s.writes.run(() => s.corpus.append(part, vecs));
+    await s.writes.run(() => s.store.append(part, vecs));
     done += part.length;
   }
-  return { added: docs.length, total: s.corpus.size };
+  return { added: docs.length, total: await s.store.count() };
 }

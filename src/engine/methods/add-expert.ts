@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { asUnusableExpert, loadExpert } from "../../experts/peft.js";
 import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE, type RoutingEvidence } from "../../routing/evidence.js";
-import { checkExpertName, resolveExpertDir } from "../components/safe-path.js";
+import { checkExpertName } from "../components/safe-path.js";
 import type { EngineState } from "../state.js";
 import type { AddExpertOptions, AddExpertResult } from "../types.js";
 import { expertInfo } from "./list-experts.js";
@@ -25,7 +25,7 @@ export async function addExpert(s: EngineState, name: string, opts: AddExpertOpt
   return s.writes.run(async () => {
     if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
     if (s.experts.has(name)) throw new RouterRetrieverError("CONFLICT", `expert "${name}" is already active`);
-    const dir = resolveExpertDir(s.expertsDir, name);
+    const dir = await s.store.expertDir(name, s.expertsDir);
     let expert;
     let evidence: RoutingEvidence | undefined;
     try {
@@ -38,7 +38,9 @@ export async function addExpert(s: EngineState, name: string, opts: AddExpertOpt
     s.experts.addExpert(expert);
     try {
       if (evidence) s.pilots.addEvidence(evidence);
-      s.registry.update({ activate: [name] });
+      // Adapter first: a process told by the registry to load it must find it in the store.
+      if (!s.storedExperts.includes(name)) await s.store.publishExpert(name, dir);
+      await s.store.updateExperts({ activate: [name] });
     } catch (err) {
       s.experts.removeExpert(name);
       throw err;
@@ -48,6 +50,7 @@ export async function addExpert(s: EngineState, name: string, opts: AddExpertOpt
     let outcome: { pilotsAdded: number; note?: string };
     try {
       outcome = s.pilots.hasEvidence(name) ? { pilotsAdded: s.pilots.pilotCount(name, s.experts.expertIds) } : await s.pilots.addExpert(name, expert.meta.domain, s.experts, s.base);
+      if (outcome.pilotsAdded > 0) await s.store.pushPilots();
     } catch (err) {
       outcome = { pilotsAdded: 0, note: `expert "${name}" is active, but giving it pilots failed: ${err instanceof Error ? err.message : String(err)}` };
       s.warn(outcome.note!);

@@ -1,12 +1,12 @@
 /** Every expert the user can see: the active ones, and folders of expertsDir that could be added. */
-import { listExpertFolders } from "../components/expert-registry.js";
+import { listExpertFolders } from "../../store/flat/registry.js";
 import type { EngineState } from "../state.js";
 import type { ExpertInfo } from "../types.js";
 
 export function listExperts(s: EngineState): ExpertInfo[] {
   const active = s.experts.expertIds;
   const byName = new Map(s.experts.experts.map((e) => [e.id, e]));
-  const names = [...new Set([...active, ...listExpertFolders(s.expertsDir), ...s.expertErrors.keys()])].sort();
+  const names = [...new Set([...active, ...listExpertFolders(s.expertsDir), ...s.storedExperts, ...s.expertErrors.keys()])].sort();
   return names.map((name) => expertInfo(s, name, active, byName.get(name)?.meta.domain));
 }
 

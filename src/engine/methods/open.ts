@@ -10,14 +10,14 @@ import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
 import { PAPER_RULE } from "../../routing/types.js";
-import { assertLibraryFits, type PilotDomainsProvider } from "../components/pilot-state.js";
-import { openStoreParts } from "../components/store-open.js";
-import { resolveExpertDir } from "../components/safe-path.js";
+import { openStore } from "../../store/open.js";
+import { listExpertFolders } from "../../store/flat/registry.js";
+import type { Store } from "../../store/types.js";
+import { assertLibraryFits, PilotState, type PilotDomainsProvider } from "../components/pilot-state.js";
 import { WriteLock } from "../components/write-lock.js";
 import type { EngineState } from "../state.js";
 import type { OpenOptions } from "../types.js";
-
-export { STORE_FILE } from "../components/store-open.js";
+import { syncFromStore } from "./sync.js";
 
 export interface InternalOpenOptions extends OpenOptions {
   /** Corpora for scoring a never-seen expert on the pilot labels (see PilotState.addExpert). */
@@ -25,7 +25,6 @@ export interface InternalOpenOptions extends OpenOptions {
 }
 
 export async function openState(opts: InternalOpenOptions): Promise<EngineState> {
-  const storeDir = resolve(opts.storeDir);
   const expertsDir = resolve(opts.expertsDir);
   const warnings: string[] = [];
   const warn = (m: string): void => {
@@ -35,36 +34,59 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
   const progress = (stage: string, done: number, total: number): void => opts.onProgress?.({ stage, done, total });
 
   const spec: ModelSpec = typeof opts.model === "object" ? opts.model : resolveModelSpec(opts.model);
-  const indexSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
-  const { corpus, registry, pilots, tempFilesRemoved } = openStoreParts(storeDir, {
-    spec: indexSpec,
-    pilotsPath: opts.pilotsPath,
-    pilotDomains: opts.pilotDomains,
-    warn,
-    onVerifyProgress: (done, total) => progress("verify", done, total),
-  });
-  if (tempFilesRemoved.length > 0) warn(`removed ${tempFilesRemoved.length} temp file(s) left by an interrupted write: ${tempFilesRemoved.join(", ")}`);
   progress("model", 0, 1);
   const model = loadModel(spec);
+  const storeSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
+  const store = await openStore(opts.store, storeSpec, { onWarning: warn, exactSearch: opts.exactSearch, onVerifyProgress: (done, total) => progress("verify", done, total) });
+  try {
+    return await openWithStore(opts, store, model, expertsDir, warn, warnings, progress);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+async function openWithStore(
+  opts: InternalOpenOptions,
+  store: Store,
+  model: ReturnType<typeof loadModel>,
+  expertsDir: string,
+  warn: (m: string) => void,
+  warnings: string[],
+  progress: (stage: string, done: number, total: number) => void,
+): Promise<EngineState> {
+  const spec = model.spec;
+  const reopenPilots = async (): Promise<PilotState> => {
+    await store.pullPilots();
+    return PilotState.open(store.localDir, spec.id, opts.pilotsPath, opts.pilotDomains, warn, store.storeId);
+  };
+  const pilots = await reopenPilots();
   progress("model", 1, 1);
 
-  // Experts: the registry's active ones plus folders never seen before (see expert-registry.ts).
-  const fresh = registry.discover(expertsDir);
+  // Experts: the registry's active ones plus folders of expertsDir never seen before (a folder
+  // dropped there is picked up without a command; one the user removed stays removed).
+  const registry = await store.readExperts();
+  const known = new Set(registry.known);
+  const stored = await store.storedExperts();
+  const fresh = listExpertFolders(expertsDir).filter((n) => !known.has(n));
   const wanted = [...new Set([...registry.active, ...fresh])].sort();
   const expertErrors = new Map<string, string>();
   const loaded: LoraExpert[] = [];
-  wanted.forEach((name, i) => {
+  for (const [i, name] of wanted.entries()) {
     progress("experts", i, wanted.length);
     try {
-      loaded.push(loadExpert(resolveExpertDir(expertsDir, name), model, { id: name, onWarning: warn }));
+      const dir = await store.expertDir(name, expertsDir);
+      loaded.push(loadExpert(dir, model, { id: name, onWarning: warn }));
+      if (!stored.includes(name)) await store.publishExpert(name, dir);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       expertErrors.set(name, msg);
       warn(`expert "${name}" not loaded: ${msg}`);
     }
-  });
+  }
   progress("experts", wanted.length, wanted.length);
-  if (fresh.length > 0) registry.update({ activate: fresh.filter((n) => !expertErrors.has(n)) });
+  const freshOk = fresh.filter((n) => !expertErrors.has(n));
+  if (freshOk.length > 0) await store.updateExperts({ activate: freshOk });
 
   progress("sessions", 0, 2);
   const threads = opts.threads ?? 1;
@@ -84,15 +106,16 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
   const unroutable = active.filter((e) => pilots.pilotCount(e, active) === 0);
   if (pilots.hasLibrary && unroutable.length > 0) warn(`active experts without pilots (the router cannot choose them): ${unroutable.join(", ")}`);
 
-  return {
-    storeDir,
+  const s: EngineState = {
     expertsDir,
     model,
     base,
     experts,
-    corpus,
-    registry,
+    store,
     pilots,
+    reopenPilots,
+    storedExperts: await store.storedExperts(),
+    stopWatching: () => {},
     rule: opts.rule ?? PAPER_RULE,
     writes: new WriteLock(),
     expertErrors,
@@ -101,4 +124,8 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
     warn,
     closed: false,
   };
+  // Another process on the same (PostgreSQL) store added or removed an expert, or extended the
+  // pilot library: follow it. The flat store never fires (one process per folder).
+  s.stopWatching = store.watch(() => syncFromStore(s));
+  return s;
 }

@@ -9,10 +9,10 @@ import type { EngineState } from "../state.js";
 
 export async function removeExpert(s: EngineState, name: string): Promise<{ removed: string; active: string[] }> {
   checkExpertName(name);
-  return s.writes.run(() => {
+  return s.writes.run(async () => {
     if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
     if (!s.experts.has(name)) throw new RouterRetrieverError("NOT_FOUND", `expert "${name}" is not active`);
-    s.registry.update({ deactivate: [name] });
+    await s.store.updateExperts({ deactivate: [name] });
     s.experts.removeExpert(name);
     return { removed: name, active: [...s.experts.expertIds] };
   });

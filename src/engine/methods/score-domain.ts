@@ -22,7 +22,8 @@ export async function scoreExpertsOnDomain(s: EngineState, name: string): Promis
 export async function scoreExpertsOnDomainLocked(s: EngineState, name: string): Promise<{ scored: number; pilots: number }> {
   const ev = s.pilots.evidenceOf(name);
   if (!ev) throw new RouterRetrieverError("NOT_FOUND", `expert "${name}" was not added with routing evidence`);
-  const missing = ev.documentIds.filter((id) => !s.corpus.has(id));
+  const have = await s.store.existing(ev.documentIds);
+  const missing = ev.documentIds.filter((id) => !have.has(id));
   if (missing.length > 0) {
     throw new RouterRetrieverError("NOT_FOUND", `domain "${ev.domain}": ${missing.length} of its ${ev.documentIds.length} documents are not in the store (e.g. "${missing[0]}"); add them first`);
   }
@@ -31,7 +32,7 @@ export async function scoreExpertsOnDomainLocked(s: EngineState, name: string): 
   try {
     const m = s.model.spec;
     const index = createIndex(join(tmp, "index"), { modelId: m.id, dims: m.config.hiddenSize, pooling: m.pooling, normalized: m.normalize });
-    index.add(ev.documentIds, s.corpus.vectorsOf(ev.documentIds));
+    index.add(ev.documentIds, await s.store.vectorsOf(ev.documentIds));
     const others = s.experts.expertIds.filter((e) => e !== name);
     const scored = await s.pilots.scoreOnEvidence(name, others, s.experts, index);
     const lib = s.pilots.library(s.experts.expertIds);

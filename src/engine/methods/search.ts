@@ -5,7 +5,7 @@
  *   3. the queries routed to an expert through the stacked-expert session (one batch, each row
  *      with its own expert); a query routed to "base" reuses its pass-1 embedding, which is
  *      exactly what a second base pass would compute;
- *   4. exact top-k over the shared document index (documents are base embeddings).
+ *   4. top-k over the store's document vectors (exact, or HNSW on PostgreSQL) (documents are base embeddings).
  * Taking many queries at once is what lets the service's micro-batcher make one encoder call per
  * pass for all of them, and one top-k scan of the corpus.
  */
@@ -50,15 +50,12 @@ export async function searchBatch(s: EngineState, queries: readonly string[], k:
     const ev = await pending;
     routed.forEach((row, j) => vecs.set(ev.subarray(j * d, (j + 1) * d), row * d));
   }
-  const hits = s.corpus.search(vecs, k);
+  const hits = await s.store.search(vecs, k);
   return decisions.map((dec, i) => ({
     expert: dec.expert,
     scores: dec.scores,
     ...(dec.note !== undefined ? { routingNote: dec.note } : {}),
-    hits: hits[i]!.map((h) => {
-      const doc = s.corpus.get(h.id);
-      return { id: h.id, score: h.score, title: doc?.title ?? "", snippet: doc ? snippet(doc.text, queries[i]!) : "" };
-    }),
+    hits: hits[i]!.map((h) => ({ id: h.id, score: h.score, title: h.title, snippet: snippet(h.text, queries[i]!) })),
   }));
 }
 

@@ -81,6 +81,10 @@ export class ExpertRegistry {
     return [...this.activeSet].sort();
   }
 
+  get known(): string[] {
+    return [...this.knownSet].sort();
+  }
+
   isActive(name: string): boolean {
     return this.activeSet.has(name);
   }

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
-import type { StoredDocument } from "../types.js";
+import type { StoredDocument } from "../../engine/types.js";
 
 export const INDEX_DIR = "index";
 export const DOCS_FILE = "docs.jsonl";

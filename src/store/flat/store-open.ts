@@ -1,5 +1,5 @@
 /**
- * Opening a store's files, with every open-time integrity check in one place (issue 12):
+ * Opening a flat store's files, with every open-time integrity check in one place (issue 12):
  *
  *   store.json     the store's identity: model id and a random store id; written LAST at
  *                  creation, after the empty registry and index, so it marks a complete store
@@ -19,9 +19,11 @@ import { RouterRetrieverError } from "../../errors.js";
 import type { IndexSpec } from "../../vectors/store.js";
 import { MANIFEST_FILE } from "../../vectors/store.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
-import { CorpusStore, DOCS_FILE, INDEX_DIR } from "./corpus-store.js";
-import { ExpertRegistry, REGISTRY_FILE } from "./expert-registry.js";
-import { PilotState, STORE_PILOTS_FILE, type PilotDomainsProvider } from "./pilot-state.js";
+import { CorpusStore, DOCS_FILE, INDEX_DIR } from "./corpus.js";
+import { ExpertRegistry, REGISTRY_FILE } from "./registry.js";
+
+/** The store's own pilot-library copy (PilotState in engine/components/pilot-state.ts writes it). */
+export const STORE_PILOTS_FILE = "pilots.json";
 
 export const STORE_FILE = "store.json";
 const STORE_FORMAT = "routerretriever-store";
@@ -32,16 +34,12 @@ export interface StoreParts {
   readonly storeId: string | undefined;
   readonly corpus: CorpusStore;
   readonly registry: ExpertRegistry;
-  readonly pilots: PilotState;
   /** Temp files of dead writers removed at open. */
   readonly tempFilesRemoved: readonly string[];
 }
 
 export interface StorePartsOptions {
   readonly spec: IndexSpec;
-  readonly pilotsPath?: string;
-  readonly pilotDomains?: PilotDomainsProvider;
-  readonly warn: (message: string) => void;
   /** Checksum verification progress, in bytes. */
   readonly onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
 }
@@ -52,8 +50,7 @@ export function openStoreParts(storeDir: string, opts: StorePartsOptions): Store
   const info = readOrCreateStoreFile(storeDir, opts.spec.modelId);
   const corpus = CorpusStore.open(storeDir, opts.spec, { storeId: info.storeId, onVerifyProgress: opts.onVerifyProgress });
   const registry = ExpertRegistry.open(storeDir, { storeId: info.storeId, required: info.version >= STORE_VERSION });
-  const pilots = PilotState.open(storeDir, opts.spec.modelId, opts.pilotsPath, opts.pilotDomains, opts.warn, info.storeId);
-  return { storeId: info.storeId, corpus, registry, pilots, tempFilesRemoved };
+  return { storeId: info.storeId, corpus, registry, tempFilesRemoved };
 }
 
 /** store.json's content; creates a new store's files when there is no store here yet. */

@@ -1,0 +1,119 @@
+/**
+ * Connecting to PostgreSQL and creating the schema. Credentials come from the URL or from the
+ * standard PG* environment variables (the `pg` driver reads PGUSER, PGPASSWORD, PGHOST, ...
+ * for whatever the URL leaves out); they never appear in a message (redactStoreLocation).
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { RouterRetrieverError } from "../../errors.js";
+import { redactStoreLocation } from "../location.js";
+import type { StoreSpec } from "../types.js";
+
+export const SCHEMA_VERSION = 1;
+
+/** Connections per process: searches run in parallel up to this many. */
+const POOL_SIZE = 4;
+
+export function createPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, idleTimeoutMillis: 10_000 });
+  // An idle connection dropped by the server must not crash the process; the pool reconnects.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/** Turns a driver error into one clear line without the connection string. */
+export function pgError(url: string, what: string, err: unknown): RouterRetrieverError {
+  if (err instanceof RouterRetrieverError) return err;
+  const e = err as { code?: string; message?: string };
+  const msg = `${redactStoreLocation(url)}: ${what}: ${e.message ?? String(err)}${e.code ? ` (${e.code})` : ""}`;
+  if (e.code === "23505") return new RouterRetrieverError("CONFLICT", msg, { cause: err });
+  if (e.code === "ECONNREFUSED" || e.code === "ENOTFOUND" || e.code === "28P01" || e.code === "3D000") return new RouterRetrieverError("NOT_FOUND", msg, { cause: err });
+  return new RouterRetrieverError("INTERNAL", msg, { cause: err });
+}
+
+/**
+ * Creates the tables on first use and checks the stored model on every open. Serialised by an
+ * advisory lock so that several processes opening a fresh database at once do not race on
+ * CREATE TABLE.
+ */
+export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec): Promise<{ storeId: string | undefined }> {
+  const client = await pool.connect().catch((err: unknown) => {
+    throw pgError(url, "cannot connect", err);
+  });
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(7177001)");
+    await client.query("CREATE EXTENSION IF NOT EXISTS vector");
+    await client.query(`CREATE TABLE IF NOT EXISTS rr_meta (key text PRIMARY KEY, value text NOT NULL)`);
+    const meta = new Map((await client.query<{ key: string; value: string }>("SELECT key, value FROM rr_meta")).rows.map((r) => [r.key, r.value]));
+    const want: Record<string, string> = {
+      format: "routerretriever-store",
+      schemaVersion: String(SCHEMA_VERSION),
+      modelId: spec.modelId,
+      dims: String(spec.dims),
+      pooling: spec.pooling,
+      normalized: String(spec.normalized),
+    };
+    let storeId = meta.get("storeId");
+    if (meta.size === 0) {
+      storeId = randomBytes(8).toString("hex");
+      for (const [k, v] of Object.entries({ ...want, storeId })) await client.query("INSERT INTO rr_meta (key, value) VALUES ($1, $2)", [k, v]);
+    } else {
+      if (meta.get("format") !== want.format) throw new RouterRetrieverError("PARSE_ERROR", `${redactStoreLocation(url)}: table rr_meta does not describe a RouterRetriever store`);
+      if (meta.get("schemaVersion") !== want.schemaVersion) {
+        throw new RouterRetrieverError("UNSUPPORTED", `${redactStoreLocation(url)}: store schema version ${meta.get("schemaVersion")}; this build reads version ${SCHEMA_VERSION}`);
+      }
+      const diffs = ["modelId", "dims", "pooling", "normalized"].filter((k) => meta.get(k) !== want[k]);
+      if (diffs.length > 0) {
+        throw new RouterRetrieverError(
+          "MODEL_MISMATCH",
+          `${redactStoreLocation(url)} was built with model "${meta.get("modelId")}" (dims ${meta.get("dims")}, ${meta.get("pooling")}, normalized ${meta.get("normalized")}), ` +
+            `but "${spec.modelId}" (dims ${spec.dims}, ${spec.pooling}, normalized ${spec.normalized}) is loaded; use another database`,
+        );
+      }
+    }
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS rr_documents (
+         id text PRIMARY KEY,
+         title text NOT NULL,
+         body text NOT NULL,
+         embedding vector(${spec.dims}) NOT NULL,
+         added_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    // Inner product: the flat store's exact ranking is by dot product, and for the normalised
+    // embeddings every bundled model produces it equals cosine.
+    await client.query(`CREATE INDEX IF NOT EXISTS rr_documents_hnsw ON rr_documents USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS rr_experts (name text PRIMARY KEY, active boolean NOT NULL, sha256 text, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(`CREATE TABLE IF NOT EXISTS rr_expert_files (name text NOT NULL, file text NOT NULL, content bytea NOT NULL, PRIMARY KEY (name, file))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS rr_pilots (id int PRIMARY KEY CHECK (id = 1), library text NOT NULL, sha256 text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
+    await client.query(`CREATE TABLE IF NOT EXISTS rr_version (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)`);
+    await client.query(`INSERT INTO rr_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS rr_index_chunks (
+         job text NOT NULL,
+         chunk int NOT NULL,
+         first_doc int NOT NULL,
+         doc_count int NOT NULL,
+         state text NOT NULL DEFAULT 'todo',
+         worker text,
+         lease_until timestamptz,
+         attempts int NOT NULL DEFAULT 0,
+         done_at timestamptz,
+         PRIMARY KEY (job, chunk))`,
+    );
+    await client.query("COMMIT");
+    return { storeId };
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw pgError(url, "cannot prepare the store's tables", err);
+  } finally {
+    client.release();
+  }
+}
+
+/** pgvector's text form of one row: '[x,y,...]'. JS prints the float32 values exactly (shortest round-trip form). */
+export function vectorLiteral(v: Float32Array, row: number, dims: number): string {
+  const parts = new Array<string>(dims);
+  for (let t = 0; t < dims; t++) parts[t] = String(v[row * dims + t]);
+  return `[${parts.join(",")}]`;
+}

@@ -1,0 +1,202 @@
+/**
+ * The storage interface, pinned down on both backends with the same checks: the flat folder and
+ * PostgreSQL + pgvector (a real PostgreSQL engine: PGlite over its wire-protocol server, reached
+ * through the `pg` driver). Vectors are random unit rows; the exact top-k they must return is
+ * computed here by brute force, independently of either backend.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RouterRetrieverError } from "../errors.js";
+import { startPgliteServer, type PgliteServer } from "../../test/support/pglite-server.js";
+import { openStore, redactStoreLocation } from "./open.js";
+import type { Store, StoreSpec } from "./types.js";
+
+const DIMS = 16;
+const SPEC: StoreSpec = { modelId: "test-model", dims: DIMS, pooling: "mean", normalized: true };
+const root = mkdtempSync(join(tmpdir(), "rr-store-"));
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function unitRows(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const v = new Float32Array(n * DIMS);
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    for (let t = 0; t < DIMS; t++) {
+      const x = r() * 2 - 1;
+      v[i * DIMS + t] = x;
+      norm += x * x;
+    }
+    for (let t = 0; t < DIMS; t++) v[i * DIMS + t]! /= Math.sqrt(norm);
+  }
+  return v;
+}
+
+function bruteTopK(docs: Float32Array, ids: readonly string[], q: Float32Array, row: number, k: number): string[] {
+  const scores = ids.map((id, i) => {
+    let s = 0;
+    for (let t = 0; t < DIMS; t++) s += docs[i * DIMS + t]! * q[row * DIMS + t]!;
+    return { id, s };
+  });
+  return scores.sort((a, b) => b.s - a.s || (a.id < b.id ? -1 : 1)).slice(0, k).map((x) => x.id);
+}
+
+const N = 300;
+const ids = Array.from({ length: N }, (_, i) => `doc-${String(i).padStart(4, "0")}`);
+const docs = ids.map((id, i) => ({ id, title: `Title ${i}`, text: `Text of document ${i}` }));
+const vectors = unitRows(N, 7);
+const queries = unitRows(5, 99);
+
+let pg: PgliteServer;
+beforeAll(async () => {
+  pg = await startPgliteServer();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+const backends: Array<[string, () => string]> = [
+  ["flat", () => join(root, "flat")],
+  ["postgres", () => pg.url],
+];
+
+describe.each(backends)("%s store", (kind, location) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openStore(location(), SPEC, { exactSearch: true });
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it("is the backend its location names", () => {
+    expect(store.kind).toBe(kind);
+    expect(typeof store.storeId).toBe("string");
+  });
+
+  it("appends documents with vectors and returns the exact top-k by dot product", async () => {
+    await store.append(docs.slice(0, 200), vectors.slice(0, 200 * DIMS));
+    await store.append(docs.slice(200), vectors.slice(200 * DIMS));
+    expect(await store.count()).toBe(N);
+    expect(await store.existing(["doc-0001", "nope", "doc-0299"])).toEqual(new Set(["doc-0001", "doc-0299"]));
+    expect(await store.get("doc-0007")).toEqual({ id: "doc-0007", title: "Title 7", text: "Text of document 7" });
+    expect(await store.get("nope")).toBeUndefined();
+    const hits = await store.search(queries, 10);
+    expect(hits).toHaveLength(5);
+    for (let q = 0; q < 5; q++) {
+      expect(hits[q]!.map((h) => h.id)).toEqual(bruteTopK(vectors, ids, queries, q, 10));
+      const top = hits[q]![0]!;
+      const i = ids.indexOf(top.id);
+      let s = 0;
+      for (let t = 0; t < DIMS; t++) s += vectors[i * DIMS + t]! * queries[q * DIMS + t]!;
+      expect(top.score).toBeCloseTo(s, 5);
+      expect(top.title).toBe(`Title ${i}`);
+      expect(top.text).toBe(`Text of document ${i}`);
+    }
+  });
+
+  it("refuses a duplicate id without adding anything (all or none)", async () => {
+    const err = await store.append([{ id: "fresh", title: "", text: "x" }, docs[3]!], unitRows(2, 5)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RouterRetrieverError);
+    expect((err as RouterRetrieverError).code).toBe("CONFLICT");
+    expect(await store.count()).toBe(N);
+    expect((await store.existing(["fresh"])).size).toBe(0);
+  });
+
+  it("keeps the expert registry: active is a subset of known, deactivated stays known", async () => {
+    expect(await store.readExperts()).toEqual({ active: [], known: [] });
+    await store.updateExperts({ activate: ["a", "b"] });
+    const st = await store.updateExperts({ deactivate: ["a"] });
+    expect(st).toEqual({ active: ["b"], known: ["a", "b"] });
+  });
+
+  it("refuses to open with another model", async () => {
+    await store.close();
+    const err = await openStore(location(), { ...SPEC, modelId: "other-model" }).catch((e: unknown) => e);
+    expect((err as RouterRetrieverError).code).toBe("MODEL_MISMATCH");
+    store = await openStore(location(), SPEC, { exactSearch: true });
+    expect(await store.count()).toBe(N);
+    expect((await store.readExperts()).active).toEqual(["b"]);
+  });
+});
+
+describe("postgres store shared by several processes", () => {
+  const url = (): string => pg.url;
+
+  it("stores an adapter folder so another process gets a byte-identical copy", async () => {
+    const a = await openStore(url(), SPEC);
+    const b = await openStore(url(), SPEC);
+    try {
+      const dir = join(root, "experts", "alpha");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "adapter_config.json"), '{"r":4}');
+      writeFileSync(join(dir, "adapter_model.safetensors"), Buffer.from([1, 2, 3, 250]));
+      await a.publishExpert("alpha", dir);
+      expect(await b.storedExperts()).toContain("alpha");
+      const copy = await b.expertDir("alpha", join(root, "no-such-experts-dir"));
+      expect(copy.startsWith(b.localDir)).toBe(true);
+      expect(readFileSync(join(copy, "adapter_config.json"), "utf8")).toBe('{"r":4}');
+      expect([...readFileSync(join(copy, "adapter_model.safetensors"))]).toEqual([1, 2, 3, 250]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("shares the pilot library and tells the other process within its poll interval", async () => {
+    const a = await openStore(url(), SPEC);
+    const b = await openStore(url(), SPEC);
+    let changes = 0;
+    const stop = b.watch(async () => {
+      changes++;
+    });
+    try {
+      writeFileSync(join(a.localDir, "pilots.json"), '{"library":"v1"}');
+      await a.pushPilots();
+      const t0 = Date.now();
+      while (changes === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+      expect(changes).toBeGreaterThan(0);
+      await b.pullPilots();
+      expect(readFileSync(join(b.localDir, "pilots.json"), "utf8")).toBe('{"library":"v1"}');
+    } finally {
+      stop();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("HNSW search agrees with the exact scan on this small corpus", async () => {
+    const exact = await openStore(url(), SPEC, { exactSearch: true });
+    const hnsw = await openStore(url(), SPEC);
+    try {
+      const e = await exact.search(queries, 10);
+      const h = await hnsw.search(queries, 10);
+      let overlap = 0;
+      for (let q = 0; q < 5; q++) overlap += h[q]!.filter((x) => e[q]!.some((y) => y.id === x.id)).length;
+      expect(overlap / 50).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await exact.close();
+      await hnsw.close();
+    }
+  });
+
+  it("never shows credentials in its location or its errors", async () => {
+    const secretUrl = pg.url.replace("postgres@", "postgres:hunter2@");
+    const s = await openStore(secretUrl, SPEC);
+    try {
+      expect(s.location).not.toContain("hunter2");
+    } finally {
+      await s.close();
+    }
+    expect(redactStoreLocation("postgres://u:pw@h:5432/db?password=pw2&sslmode=require")).toBe("postgres://h:5432/db?password=***&sslmode=require");
+    const err = (await openStore("postgres://u:hunter2@127.0.0.1:1/db", SPEC).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(RouterRetrieverError);
+    expect(err.message).not.toContain("hunter2");
+    expect(err.message).toContain("127.0.0.1:1");
+  });
+});
