@@ -1,13 +1,15 @@
 /**
  * Routing cost: a RouterRetriever query takes two passes (base embedding -> route -> base +
  * expert embedding) where a plain retriever takes one. Measures per-query time of base-only
- * encoding vs route + expert encoding at batch 1 and 32, in the same process, same texts.
+ * encoding vs route + expert encoding at batch 1 and 32, in the same process, same texts, for
+ * hard routing and for both forms of soft routing over the top 2 experts: (a) embed with each
+ * expert of the mix and mix the embeddings (one more pass per extra expert), (b) mix the LoRA
+ * deltas inside the encoder (one pass, ExpertEncoder.encodeMixed).
  * Writes bench/results/routing.json.
  *
  *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5]
  */
 import { existsSync } from "node:fs";
-import { loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -15,11 +17,10 @@ import { ExpertEncoder } from "../src/experts/expert-encoder.js";
 import { randomExpert } from "../src/experts/init.js";
 import { loadExpert } from "../src/experts/peft.js";
 import type { LoraExpert } from "../src/experts/types.js";
-import { NO_FUSIONS, PRECISIONS, type Precision } from "../src/model/bert-graph.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { route } from "../src/routing/router.js";
-import { BASE, PAPER_RULE, type PilotLibrary } from "../src/routing/types.js";
+import { BASE, decisionWeights, PAPER_RULE, type PilotLibrary, type RoutingDecision } from "../src/routing/types.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";
@@ -31,13 +32,8 @@ const experts: LoraExpert[] = ["scifact", "arguana", "cosqa"].map((name, i) => {
   const dir = join(values.experts!, name);
   return existsSync(join(dir, "adapter_config.json")) ? loadExpert(dir, model, { id: name }) : randomExpert(model, cfg, i + 1, { id: name });
 });
-// Today's base (unfused fp32 graph) beside the fused fp32 and int8 sessions, all on 1 thread.
-const plainBase = await Encoder.create(model, { threads: 1, fusions: NO_FUSIONS });
-const sessions = new Map<Precision, { base: Encoder; enc: ExpertEncoder }>();
-for (const precision of PRECISIONS) {
-  sessions.set(precision, { base: await Encoder.create(model, { threads: 1, precision }), enc: await ExpertEncoder.create(model, experts, { threads: 1, precision }) });
-}
-const base = sessions.get("fp32")!.base;
+const base = await Encoder.create(model, { threads: 1 });
+const enc = await ExpertEncoder.create(model, experts, { threads: 1 });
 
 // A pilot library of realistic size: 6 domains x 4 candidates, random unit vectors.
 const rand = rng(3);
@@ -57,34 +53,57 @@ const reps = Number(values.reps);
 const rows: Record<string, number | string>[] = [];
 for (const batch of [1, 32]) {
   const texts = Array.from({ length: batch }, (_, i) => query(i));
-  const routed = (p: Precision) => async (): Promise<unknown> => {
-    const { base: b, enc } = sessions.get(p)!;
-    const decisions = route(lib, await b.encode(texts), PAPER_RULE);
-    return enc.encode(texts, decisions.map((d) => d.expert));
+  const time = async (f: () => Promise<unknown>): Promise<number> => {
+    await f();
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) await f();
+    return (performance.now() - t0) / reps;
   };
-  const variants: [string, () => Promise<unknown>][] = [
-    ["base-only fp32 unfused (before issue 10)", () => plainBase.encode(texts)],
-    ["base-only fp32", () => sessions.get("fp32")!.base.encode(texts)],
-    ["base-only int8", () => sessions.get("int8")!.base.encode(texts)],
-    ["routed fp32", routed("fp32")],
-    ["routed int8", routed("int8")],
-  ];
-  // Interleaved repetitions, so machine load falls on every variant alike.
-  const ms = new Map(variants.map(([n]) => [n, 0]));
-  for (const [, f] of variants) await f();
-  for (let r = 0; r < reps; r++) {
-    for (const [n, f] of variants) {
-      const t0 = performance.now();
-      await f();
-      ms.set(n, ms.get(n)! + (performance.now() - t0) / reps);
-    }
-  }
-  const before = ms.get(variants[0]![0])!;
-  for (const [n] of variants) rows.push({ batch, variant: n, msPerQuery: +(ms.get(n)! / batch).toFixed(2), vsBaseOnlyBefore: +(ms.get(n)! / before).toFixed(2) });
+  const baseMs = await time(() => base.encode(texts));
+  let routeMs = 0;
+  const routedMs = await time(async () => {
+    const bv = await base.encode(texts);
+    const t = performance.now();
+    const decisions = route(lib, bv, PAPER_RULE);
+    routeMs = performance.now() - t;
+    return enc.encode(texts, decisions.map((d) => d.expert));
+  });
+  // Soft over the top two experts (base excluded from the candidates, so every row is a real mix).
+  const softRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2 } as const;
+  const experts2 = new Set(experts.map((e) => e.id));
+  const mixes = (ds: readonly RoutingDecision[]) => ds.map((d) => Object.fromEntries(Object.entries(decisionWeights(d)).filter(([c]) => c !== BASE)));
+  const softEmbMs = await time(async () => {
+    const bv = await base.encode(texts);
+    const ms = mixes(route(lib, bv, softRule, experts2));
+    // Form (a): one pass per expert that appears in some row's mix, then a weighted sum per row.
+    const used = [...new Set(ms.flatMap((m) => Object.keys(m)))];
+    const per = new Map<string, Float32Array>();
+    for (const e of used) per.set(e, await enc.encode(texts, e));
+    const out = new Float32Array(texts.length * dims);
+    ms.forEach((m, r) => {
+      for (const [e, w] of Object.entries(m)) for (let i = 0; i < dims; i++) out[r * dims + i]! += w * per.get(e)![r * dims + i]!;
+    });
+    return out;
+  });
+  const softEncMs = await time(async () => {
+    const bv = await base.encode(texts);
+    return enc.encodeMixed(texts, mixes(route(lib, bv, softRule, experts2)));
+  });
+  rows.push({
+    batch,
+    baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2),
+    hardRoutedMsPerQuery: +(routedMs / batch).toFixed(2),
+    softEmbeddingMixMsPerQuery: +(softEmbMs / batch).toFixed(2),
+    softEncoderMixMsPerQuery: +(softEncMs / batch).toFixed(2),
+    routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4),
+    hardVsBase: +(routedMs / baseMs).toFixed(2),
+    softEncoderVsHard: +(softEncMs / routedMs).toFixed(2),
+    softEmbeddingVsHard: +(softEmbMs / routedMs).toFixed(2),
+  });
 }
 console.table(rows);
 const out = join(projectRoot, "bench", "results", "routing.json");
-writeJsonAtomic(out, { date: new Date().toISOString(), loadAverage: loadavg()[0], experts: experts.map((e) => e.id), pilots: lib.pilots.length, rows });
+writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), pilots: lib.pilots.length, rows });
 console.log(`written ${out}`);
-await plainBase.close();
-for (const { base: b, enc } of sessions.values()) await Promise.all([b.close(), enc.close()]);
+await base.close();
+await enc.close();
