@@ -3,6 +3,7 @@
  * train experts and route, with its types.
  */
 export { RouterRetrieverError, type ErrorCode } from "./errors.js";
+export type { JsonValue } from "./util/json.js";
 
 // Model: HF-layout BERT folders, tokenizer, encoder.
 export { defaultModelSpec, loadModelSpec, resolveModelSpec, DEFAULT_MODEL_ID, type ModelSpec, type BertConfig, type Pooling, type LoadSpecOptions } from "./model/spec.js";
@@ -20,13 +21,13 @@ export { CompiledGraph, type SessionOptions } from "./graph/session.js";
 
 // Index: exact search, on-disk store, corpus-vector cache.
 export { topK, type Hit } from "./vectors/topk.js";
-export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type SearchHit, type SearchOptions } from "./vectors/store.js";
-export { encodeCorpusCached, corpusCacheKey, type CachedCorpus } from "./vectors/cache.js";
-export { corpusVectors, defaultCacheDir } from "./vectors/encode-corpus.js";
+export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type DocumentHit, type SearchOptions } from "./vectors/store.js";
+export { corpusCacheKey, type CachedCorpus } from "./vectors/cache.js";
+export { corpusVectors, defaultCacheDir, type CorpusDoc, type CorpusVectorsOptions } from "./vectors/encode-corpus.js";
 
 // Evaluation: BEIR loading, trec_eval metrics, whole-dataset evaluation.
 export * from "./evaluation/index.js";
-export { evaluateDataset, retrieve, corpusIndexFor, ignoreIdenticalIdsFor, type DatasetEvaluation, type EvaluateDatasetOptions, type QueryEncoder } from "./evaluation/evaluate.js";
+export { evaluateDataset, retrieve, ignoreIdenticalIdsFor, type DatasetEvaluation, type EvaluateDatasetOptions, type QueryEncoder } from "./evaluation/evaluate.js";
 
 // Experts: PEFT-format LoRA adapters and the multi-expert encoder.
 export * from "./experts/index.js";

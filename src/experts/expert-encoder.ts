@@ -17,7 +17,7 @@ import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type Loa
 import type { ModelSpec } from "../model/spec.js";
 import type { Batch } from "../model/tokenizer.js";
 import { stackExperts, type StackModule } from "./stack.js";
-import { BASE_EXPERT_ID, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
+import { BASE, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
 
 export interface ExpertEncoderOptions {
   /** ORT intra-op threads (default 1, as Encoder). */
@@ -62,6 +62,7 @@ export class ExpertEncoder {
   }
 
   static async create(model: LoadedModel, experts: readonly LoraExpert[] = [], opts: ExpertEncoderOptions = {}): Promise<ExpertEncoder> {
+    // Before the graph is built from their modules; makeState's own check is then a lookup.
     for (const e of experts) checkExpertFits(e, model);
     const modules = new Set(resolveTargets(model, opts.targets ?? DEFAULT_TARGETS));
     for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
@@ -115,16 +116,16 @@ export class ExpertEncoder {
 
   /** Returns false when no expert has that id. */
   removeExpert(id: string): boolean {
-    if (id === BASE_EXPERT_ID || !this.state.slot.has(id)) return false;
+    if (id === BASE || !this.state.slot.has(id)) return false;
     this.setExperts(this.state.experts.filter((e) => e.id !== id));
     return true;
   }
 
   private makeState(experts: readonly LoraExpert[]): State {
     const known = new Set(this.stackModules.map((m) => m.module));
-    const slot = new Map<string, number>([[BASE_EXPERT_ID, 0]]);
+    const slot = new Map<string, number>([[BASE, 0]]);
     experts.forEach((e, i) => {
-      if (slot.has(e.id)) throw new RouterRetrieverError("CONFLICT", `expert id "${e.id}" is ${e.id === BASE_EXPERT_ID ? "reserved for the base model" : "used twice"}`);
+      if (slot.has(e.id)) throw new RouterRetrieverError("CONFLICT", `expert id "${e.id}" is ${e.id === BASE ? "reserved for the base model" : "used twice"}`);
       checkExpertFits(e, this.model);
       const extra = [...e.weights.keys()].filter((m) => !known.has(m));
       if (extra.length > 0) {

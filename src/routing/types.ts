@@ -4,8 +4,8 @@
  * the pilot's expert; routing compares a query's base embedding with every pilot.
  */
 
-/** The candidate that means "no LoRA": always allowed, never an expert folder. */
-export const BASE = "base";
+/** The candidate that means "no LoRA" (defined with the experts): always allowed, never an expert folder. */
+export { BASE } from "../experts/types.js";
 
 export interface Pilot {
   /** The expert this pilot votes for ("base" allowed). */

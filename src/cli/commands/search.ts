@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/beir.js";
 import { join } from "node:path";
 import { Command } from "commander";
 import { openIndex } from "../../vectors/store.js";
@@ -19,7 +19,7 @@ export function searchCommand(): Command {
     const index = openIndex(dir, { modelId: enc.spec.id, dims: enc.dims });
     const docsPath = join(dir, DOCS_FILE);
     const titles = new Map<string, string>();
-    if (existsSync(docsPath)) for (const d of readDocumentsJsonl(docsPath)) titles.set(d.id, (d.title || d.text).slice(0, 100));
+    if (existsSync(docsPath)) for (const d of await readDocumentsJsonl(docsPath)) titles.set(d.id, (d.title || d.text).slice(0, 100));
     const hits = index.search(await enc.encode(queries), positiveInt(flags.k, "-k"));
     await enc.close();
     const out = queries.map((q, i) => ({ query: q, hits: hits[i]!.map((h) => ({ id: h.id, score: h.score, title: titles.get(h.id) ?? "" })) }));

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/beir.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
@@ -101,7 +101,7 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const all = readDocumentsJsonl(corpusPath);
+        const all = await readDocumentsJsonl(corpusPath);
         const have = await rr.existingDocuments(all.map((d) => d.id));
         const missing = all.filter((d) => !have.has(d.id));
         if (missing.length > 0) {
