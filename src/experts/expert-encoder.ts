@@ -12,7 +12,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { CompiledGraph, type Feed } from "../graph/session.js";
-import { buildBertGraph, type Precision } from "../model/bert-graph.js";
+import { buildBertGraph, type Fusions, type Precision } from "../model/bert-graph.js";
 import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { Batch } from "../model/tokenizer.js";
@@ -24,6 +24,8 @@ export interface ExpertEncoderOptions {
   readonly threads?: number;
   /** Base weights' arithmetic (default "fp32"); LoRA deltas stay float either way. */
   readonly precision?: Precision;
+  /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
+  readonly fusions?: Partial<Fusions>;
   /**
    * Extra PEFT-style targets the session should be able to adapt, so experts added later may
    * use them (default ["query", "value"]: PEFT's BERT default and the paper's setting).
@@ -66,7 +68,7 @@ export class ExpertEncoder {
     for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
     const { spec, weights } = model;
     // Targets are passed as full module paths, which matchesTarget accepts by equality.
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision, fusions: opts.fusions });
     const stackModules: StackModule[] = bg.lora.map((l) => ({ module: l.module, inFeatures: l.inFeatures, outFeatures: l.outFeatures, aInput: l.A.name, bInput: l.B.name }));
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
     try {

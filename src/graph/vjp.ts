@@ -202,4 +202,7 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   MatMulInteger: inferenceOnly,
   DynamicQuantizeMatMul: inferenceOnly,
   MatMulIntegerToFloat: inferenceOnly,
+  MultiHeadAttention: inferenceOnly,
+  SkipLayerNormalization: inferenceOnly,
+  BiasGelu: inferenceOnly,
 };

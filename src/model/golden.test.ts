@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { projectRoot, sharedGoldenDir } from "../util/paths.js";
 import { sharedForTests } from "../../test/support/shared.js";
-import { Encoder } from "./encoder.js";
+import { NO_FUSIONS } from "./bert-graph.js";
+import { Encoder, loadModel } from "./encoder.js";
 import { defaultModelSpec } from "./spec.js";
 
 interface GoldenCase {
@@ -53,6 +54,19 @@ function goldenChecks(label: string, path: () => string): void {
         expect(cosine(c.embedding, vecs.subarray(i * enc.dims, (i + 1) * enc.dims)), `cosine of case ${i} (${c.text.slice(0, 30)})`).toBeGreaterThan(0.9999);
       });
       await enc.close();
+    });
+
+    // Each fused kernel (bench/encode.ts measures each alone) must leave fp32 golden-exact by
+    // itself, and so must the unfused graph that training builds.
+    it("each fused kernel alone, and none, stays within cosine 0.9999 of every golden case", async () => {
+      const golden = read(path());
+      const model = loadModel(defaultModelSpec());
+      for (const fusions of [NO_FUSIONS, { ...NO_FUSIONS, attention: true }, { ...NO_FUSIONS, skipLayerNorm: true }, { ...NO_FUSIONS, biasGelu: true }]) {
+        const enc = await Encoder.create(model, { fusions });
+        const vecs = await enc.encode(golden.cases.map((c) => c.text), { batchSize: 4 });
+        golden.cases.forEach((c, i) => expect(cosine(c.embedding, vecs.subarray(i * enc.dims, (i + 1) * enc.dims)), `${JSON.stringify(fusions)} case ${i}`).toBeGreaterThan(0.9999));
+        await enc.close();
+      }
     });
 
     // int8 rounds every linear layer's weights and activations, so it cannot be bit-close; the
