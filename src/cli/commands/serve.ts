@@ -59,7 +59,6 @@ export function serveCommand(): Command {
       const paths = demoPaths();
       const storeDir = flags.store ?? paths.storeDir;
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
-      if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
       const pilotsPath = flags.pilots ?? (demo ? paths.pilotsPath : undefined);
       const corpusPath = flags.corpus ?? (demo ? paths.corpusPath : undefined);
       const readOnly = flags.readOnly === true;
