@@ -25,7 +25,8 @@ function readmeExample(): string {
   return m[1]!;
 }
 
-describe("npm pack, install, import", () => {
+// npm pack builds dist/ (prepack) and npm install copies onnxruntime-node: minutes on a loaded machine.
+describe("npm pack, install, import", { timeout: 600_000 }, () => {
   let tarball: string;
   const app = join(work, "app");
 
