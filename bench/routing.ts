@@ -1,7 +1,10 @@
 /**
  * Routing cost: a RouterRetriever query takes two passes (base embedding -> route -> base +
  * expert embedding) where a plain retriever takes one. Measures per-query time of base-only
- * encoding vs route + expert encoding at batch 1 and 32, in the same process, same texts.
+ * encoding vs route + expert encoding at batch 1 and 32, in the same process, same texts, for
+ * hard routing and for both forms of soft routing over the top 2 experts: (a) embed with each
+ * expert of the mix and mix the embeddings (one more pass per extra expert), (b) mix the LoRA
+ * deltas inside the encoder (one pass, ExpertEncoder.encodeMixed).
  * Writes bench/results/routing.json.
  *
  *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5]
@@ -17,7 +20,7 @@ import type { LoraExpert } from "../src/experts/types.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { route } from "../src/routing/router.js";
-import { BASE, PAPER_RULE, type PilotLibrary } from "../src/routing/types.js";
+import { BASE, decisionWeights, PAPER_RULE, type PilotLibrary, type RoutingDecision } from "../src/routing/types.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";
@@ -65,7 +68,38 @@ for (const batch of [1, 32]) {
     routeMs = performance.now() - t;
     return enc.encode(texts, decisions.map((d) => d.expert));
   });
-  rows.push({ batch, baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2), routedMsPerQuery: +(routedMs / batch).toFixed(2), routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4), ratio: +(routedMs / baseMs).toFixed(2) });
+  // Soft over the top two experts (base excluded from the candidates, so every row is a real mix).
+  const softRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2 } as const;
+  const experts2 = new Set(experts.map((e) => e.id));
+  const mixes = (ds: readonly RoutingDecision[]) => ds.map((d) => Object.fromEntries(Object.entries(decisionWeights(d)).filter(([c]) => c !== BASE)));
+  const softEmbMs = await time(async () => {
+    const bv = await base.encode(texts);
+    const ms = mixes(route(lib, bv, softRule, experts2));
+    // Form (a): one pass per expert that appears in some row's mix, then a weighted sum per row.
+    const used = [...new Set(ms.flatMap((m) => Object.keys(m)))];
+    const per = new Map<string, Float32Array>();
+    for (const e of used) per.set(e, await enc.encode(texts, e));
+    const out = new Float32Array(texts.length * dims);
+    ms.forEach((m, r) => {
+      for (const [e, w] of Object.entries(m)) for (let i = 0; i < dims; i++) out[r * dims + i]! += w * per.get(e)![r * dims + i]!;
+    });
+    return out;
+  });
+  const softEncMs = await time(async () => {
+    const bv = await base.encode(texts);
+    return enc.encodeMixed(texts, mixes(route(lib, bv, softRule, experts2)));
+  });
+  rows.push({
+    batch,
+    baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2),
+    hardRoutedMsPerQuery: +(routedMs / batch).toFixed(2),
+    softEmbeddingMixMsPerQuery: +(softEmbMs / batch).toFixed(2),
+    softEncoderMixMsPerQuery: +(softEncMs / batch).toFixed(2),
+    routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4),
+    hardVsBase: +(routedMs / baseMs).toFixed(2),
+    softEncoderVsHard: +(softEncMs / routedMs).toFixed(2),
+    softEmbeddingVsHard: +(softEmbMs / routedMs).toFixed(2),
+  });
 }
 console.table(rows);
 const out = join(projectRoot, "bench", "results", "routing.json");

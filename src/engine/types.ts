@@ -66,8 +66,12 @@ export interface SearchHit {
 }
 
 export interface SearchResult {
-  /** The expert the router chose ("base" = no LoRA). */
+  /** The expert the router chose ("base" = no LoRA); with a soft rule, the one with the largest weight. */
   readonly expert: string;
+  /** The mix the query was embedded with: candidate -> weight, summing to 1 ({ [expert]: 1 } when routing is hard). */
+  readonly weights: Readonly<Record<string, number>>;
+  /** What the router did, in words: the experts' shares, or why the query stayed with the base. */
+  readonly explanation: string;
   /** Every candidate's routing score (higher is better); empty when no pilot library is loaded. */
   readonly scores: Readonly<Record<string, number>>;
   /** Why the router could not choose among experts, when it could not (e.g. no pilot library). */

@@ -3,10 +3,13 @@
  *
  * 1. One ExpertEncoder holds every expert (and the Multi-Task LoRA); each dataset's corpus is
  *    embedded once by the base (cached).
- * 2. The pilot library is built from each domain's TRAINING queries (train qrels, ArguAna's
- *    generated queries, or, for domains with no queries at all, pseudo-queries from the corpus),
- *    never from test queries.
- * 3. Each test query is encoded once per candidate; its nDCG@10 under every candidate is the
+ * 2. Each domain's TRAINING queries (train qrels, ArguAna's generated queries, or, for domains
+ *    with no queries at all, pseudo-queries from the corpus) are split exactly as train-expert
+ *    splits them: the dev hold-out (qrels/dev.tsv when the dataset has one, else 10% of the
+ *    training queries, at most 200) is where every router setting is chosen (select.ts); the
+ *    rest (all of it by default: Algorithm 1) builds the pilot library. Test queries are only
+ *    scored.
+ * 3. Each dev and test query is encoded once per candidate; its nDCG@10 under every candidate is the
  *    table every system is scored from (a router's score is the score of the candidate it picks),
  *    so routers, oracles and single models are compared on identical retrievals.
  */
@@ -23,10 +26,13 @@ import { Encoder } from "../model/encoder.js";
 import { classificationHeadRouter, datasetRouter, expertClassifierRouter, fixedRouter } from "../routing/baselines.js";
 import { datasetOracle, instanceOracle, routedScore } from "../routing/oracles.js";
 import { buildPilotLibrary, libraryFromLabels, queriesFromPairs, relabel, type PilotDomain, type PilotLabels } from "../routing/pilots.js";
-import { pilotRouter } from "../routing/router.js";
+import { pilotRouter, route } from "../routing/router.js";
 import { encodeCandidates, scoreVectors } from "../routing/scores.js";
 import { BASE, type PilotLibrary, type QueryRouter, type RoutingDecision } from "../routing/types.js";
-import { loadTrainingPairs, type TrainingSource } from "../data/pairs.js";
+import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingSource } from "../data/pairs.js";
+import type { Qrels } from "../data/beir.js";
+import { PAPER_RULE, type RoutingRule } from "../routing/types.js";
+import { Libraries, scoreDecisions, selectRouter, settingName, type EvalSet, type RouterSetting, type Selection } from "./select.js";
 
 export interface ExperimentDomain {
   readonly name: string;
@@ -40,7 +46,11 @@ export interface ExperimentOptions {
   /** Expert id -> PEFT folder. */
   readonly experts: ReadonlyMap<string, string>;
   readonly multitaskDir?: string;
+  /** Training queries per domain for the pilot library; default: all of them (Algorithm 1). */
   readonly maxPilotQueriesPerDomain?: number;
+  /** The dev hold-out, as train-expert takes it (defaults 0.1 and 200). */
+  readonly devFraction?: number;
+  readonly devMaxQueries?: number;
   readonly seed?: number;
   readonly threads?: number;
   /** Encoder arithmetic for corpora and queries (default fp32; see BertGraphOptions.precision). */
@@ -67,6 +77,13 @@ export interface ExperimentResult {
   readonly library: PilotLibrary;
   readonly labels: PilotLabels;
   readonly pilotSources: Record<string, TrainingSource>;
+  /** Every router setting tried, scored on dev (chosen there) and on test (reported only). */
+  readonly selection: Selection;
+  /** Soft routing, the chosen soft setting: embedding mix (a) vs mixing inside the encoder (b), dev and test. */
+  readonly softForms: readonly { readonly form: string; readonly setting: string; readonly dev: Record<string, number>; readonly test: Record<string, number> }[];
+  /** Queries per domain: pilots, dev, test; and the seconds the pilot library took. */
+  readonly counts: Record<string, { pilots: number; dev: number; test: number }>;
+  readonly pilotSeconds: number;
   /** For the projection plot: a sample of test-query base vectors per dataset. */
   readonly projectionSample: { readonly dataset: string; readonly vector: Float32Array }[];
 }
@@ -75,15 +92,18 @@ export const MULTITASK = "multitask";
 
 export async function runExperiment(model: LoadedModel, o: ExperimentOptions): Promise<ExperimentResult> {
   const progress = o.onProgress ?? (() => {});
+  const seed = o.seed ?? 0;
   const experts: LoraExpert[] = [...o.experts].map(([id, dir]) => loadExpert(dir, model, { id }));
   const multitask = o.multitaskDir ? loadExpert(o.multitaskDir, model, { id: MULTITASK }) : undefined;
   const encoder = await ExpertEncoder.create(model, multitask ? [...experts, multitask] : experts, { threads: o.threads, precision: o.precision });
   const baseEncoder = await Encoder.create(model, { threads: o.threads, precision: o.precision });
   const candidates = [BASE, ...experts.map((e) => e.id)];
+  const withMultitask = multitask ? [...candidates, MULTITASK] : candidates;
 
-  // Corpora (cached base vectors) and each domain's training queries for the pilots.
+  // Corpora (cached base vectors); each domain's training queries split into pilots and dev.
   const indexes = new Map<string, VectorIndex>();
   const tests = new Map<string, Awaited<ReturnType<typeof loadBeirDataset>>>();
+  const devs = new Map<string, DevSet>();
   const pilotDomains: PilotDomain[] = [];
   const pilotSources: Record<string, TrainingSource> = {};
   for (const d of o.domains) {
@@ -91,39 +111,78 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     tests.set(d.name, ds);
     const index = await corpusIndexFor(ds, baseEncoder, { cacheDir: o.cacheDir, onCorpusProgress: (p) => progress(`encode ${d.name} corpus`, p.done, p.total) });
     indexes.set(d.name, index);
-    const training = await loadTrainingPairs(d.dir, "auto", o.seed ?? 0);
+    const training = await loadTrainingPairs(d.dir, "auto", seed);
     pilotSources[d.name] = training.source;
-    const { queries, qrels } = queriesFromPairs(training.pairs);
+    let pilotPairs = training.pairs;
+    let dev = await devFromSplit(d.dir);
+    if (!dev) {
+      const held = holdOutDev(training.pairs, o.devFraction ?? 0.1, o.devMaxQueries ?? 200, seed);
+      pilotPairs = held.train;
+      dev = held.dev;
+    }
+    devs.set(d.name, dev);
+    const { queries, qrels } = queriesFromPairs(pilotPairs);
     pilotDomains.push({ name: d.name, index, qrels, queries, expert: d.expert, ignoreIdenticalIds: ignoreIdenticalIdsFor(d.name) });
   }
   await baseEncoder.close();
 
   progress("pilot library", 0, 1);
+  const t0 = performance.now();
   const { library, labels } = await buildPilotLibrary({
     encoder,
     domains: pilotDomains,
     candidates,
-    maxQueriesPerDomain: o.maxPilotQueriesPerDomain ?? 300,
-    seed: o.seed ?? 0,
+    maxQueriesPerDomain: o.maxPilotQueriesPerDomain ?? Number.MAX_SAFE_INTEGER,
+    seed,
     onProgress: (p) => progress(`pilot queries (${p.candidate})`, p.done, p.total),
   });
+  const pilotSeconds = (performance.now() - t0) / 1000;
   progress("pilot library", 1, 1);
+
+  // Dev and test sets: every candidate's embeddings and per-query nDCG@10.
+  const devSets: EvalSet[] = [];
+  const testSets: EvalSet[] = [];
+  for (const d of o.domains) {
+    const dev = devs.get(d.name)!;
+    const ds = tests.get(d.name)!;
+    devSets.push(await evalSet(encoder, d, indexes.get(d.name)!, [...dev.queries].map(([id, text]) => ({ id, text })), dev.qrels, candidates, (done, total, c) => progress(`${d.name} dev queries (${c})`, done, total)));
+    testSets.push(await evalSet(encoder, d, indexes.get(d.name)!, ds.queries.map((q) => ({ id: q.id, text: q.text })), ds.qrels, withMultitask, (done, total, c) => progress(`${d.name} test queries (${c})`, done, total)));
+  }
+
+  // Every router setting on dev (the choice) and test (the report).
+  const libs = new Libraries(labels);
+  const selection = selectRouter(libs, devSets, testSets, (done, total) => progress("router settings", done, total));
+  const paper: RouterSetting = { tie: "base-first", rule: PAPER_RULE };
+
+  // Soft routing, both forms, for the best soft setting on dev.
+  const bestSoft = [...selection.results].filter((r) => r.setting.rule.temperature).sort((a, b) => b.objective - a.objective)[0];
+  const softForms: ExperimentResult["softForms"][number][] = [];
+  if (bestSoft) {
+    for (const form of ["embedding mix (a)", "encoder mix (b)"] as const) {
+      const score = async (sets: readonly EvalSet[]): Promise<Record<string, number>> => {
+        const out: Record<string, number> = {};
+        for (const set of sets) {
+          const decisions = route(libs.get(bestSoft.setting.tie), set.base, bestSoft.setting.rule);
+          const mixed = form === "encoder mix (b)" ? await encoderMix(encoder, set, decisions) : undefined;
+          out[set.domain] = mean([...scoreDecisions(set, decisions, mixed).values()]);
+        }
+        return out;
+      };
+      softForms.push({ form, setting: bestSoft.name, dev: await score(devSets), test: await score(testSets) });
+    }
+  }
 
   const ownFirst = libraryFromLabels(relabel(labels, "own-expert-first"));
   const domainExperts = Object.fromEntries(o.domains.filter((d) => d.expert).map((d) => [d.name, d.expert!]));
   progress("router baselines", 0, 3);
+  const chosen = selection.chosen.setting;
+  const pilotRouterFor = (s: RouterSetting, name: string): QueryRouter => ({ ...pilotRouter(s.tie === "base-first" ? library : ownFirst, s.rule), name });
   const routers: QueryRouter[] = [
-    datasetRouter(labels, { domainExperts, seed: o.seed ?? 0 }),
+    datasetRouter(labels, { domainExperts, seed }),
     expertClassifierRouter(labels),
     classificationHeadRouter(labels),
-    { ...pilotRouter(library, { aggregate: "max", similarity: "dot" }), name: "RouterRetriever (max, dot)" },
-    { ...pilotRouter(library, { aggregate: "max", similarity: "cosine" }), name: "RouterRetriever (max, cosine)" },
-    { ...pilotRouter(library, { aggregate: "mean", similarity: "cosine" }), name: "RouterRetriever (mean, cosine)" },
-    // Same labels, ties to the domain's own expert (no re-encoding: labels keep every score).
-    { ...pilotRouter(ownFirst, { aggregate: "mean", similarity: "dot" }), name: "RouterRetriever (own-expert ties)" },
-    { ...pilotRouter(ownFirst, { aggregate: "mean", similarity: "cosine" }), name: "RouterRetriever (own-expert ties, cosine)" },
-    // The paper's rule: mean over an expert's pilots, dot product.
-    { ...pilotRouter(library, { aggregate: "mean", similarity: "dot" }), name: "RouterRetriever" },
+    pilotRouterFor(paper, PAPER_ROW),
+    pilotRouterFor(selection.chosenHard.setting, `RouterRetriever (best hard on dev: ${settingName(selection.chosenHard.setting)})`),
   ];
   progress("router baselines", 3, 3);
 
@@ -136,45 +195,43 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   const perQuery: ExperimentResult["perQuery"] = {};
   const projectionSample: ExperimentResult["projectionSample"] = [];
 
-  for (const d of o.domains) {
-    const ds = tests.get(d.name)!;
-    const queries = ds.queries.map((q) => ({ id: q.id, text: q.text }));
-    const all = multitask ? [...candidates, MULTITASK] : candidates;
-    const vectors = await encodeCandidates(encoder, queries.map((q) => q.text), all, { onProgress: (p) => progress(`${d.name} test queries (${p.candidate})`, p.done, p.total) });
-    const table = scoreVectors({ index: indexes.get(d.name)!, queries, qrels: ds.qrels, vectors, ignoreIdenticalIds: ignoreIdenticalIdsFor(d.name) });
-    const scored = [...table.get(BASE)!.keys()];
-    const rowOf = new Map(queries.map((q, i) => [q.id, i]));
-    const baseAll = vectors.get(BASE)!;
+  for (const set of testSets) {
+    const name = set.domain;
+    const scored = set.queryIds;
+    const table = set.table;
     const dims = encoder.dims;
-    const base = new Float32Array(scored.length * dims);
-    scored.forEach((q, i) => base.set(baseAll.subarray(rowOf.get(q)! * dims, (rowOf.get(q)! + 1) * dims), i * dims));
-    for (let i = 0; i < Math.min(scored.length, 150); i++) projectionSample.push({ dataset: d.name, vector: base.slice(i * dims, (i + 1) * dims) });
-
-    perQuery[d.name] = Object.fromEntries(scored.map((q) => [q, { scores: Object.fromEntries(all.map((c) => [c, table.get(c)!.get(q)!])), routed: {} as Record<string, string> }]));
-    const record = (name: string, decisions: readonly (RoutingDecision | string)[], routing: boolean): void => {
+    for (let i = 0; i < Math.min(scored.length, 150); i++) projectionSample.push({ dataset: name, vector: set.base.slice(i * dims, (i + 1) * dims) });
+    perQuery[name] = Object.fromEntries(scored.map((q) => [q, { scores: Object.fromEntries(withMultitask.map((c) => [c, table.get(c)!.get(q)!])), routed: {} as Record<string, string> }]));
+    const record = (sysName: string, decisions: readonly (RoutingDecision | string)[], routing: boolean, perQ?: ReadonlyMap<string, number>): void => {
       const r = routedScore(table, scored, decisions);
-      const s = sys(name, routing);
-      s.ndcg[d.name] = r.ndcg;
-      if (routing) s.routing![d.name] = { ...r.counts };
+      const s = sys(sysName, routing);
+      s.ndcg[name] = perQ ? mean([...perQ.values()]) : r.ndcg;
+      if (routing) s.routing![name] = { ...r.counts };
       scored.forEach((q, i) => {
         const dcs = decisions[i]!;
-        perQuery[d.name]![q]!.routed[name] = typeof dcs === "string" ? dcs : dcs.expert;
+        perQuery[name]![q]!.routed[sysName] = typeof dcs === "string" ? dcs : dcs.expert;
+        if (perQ) perQuery[name]![q]!.scores[sysName] = perQ.get(q)!;
       });
     };
-    for (const r of singles) record(r.name, r.route(base, scored.length), false);
+    for (const r of singles) record(r.name, r.route(set.base, scored.length), false);
     if (multitask) record("Multi-Task", scored.map(() => MULTITASK), false);
-    for (const r of routers) record(r.name, r.route(base, scored.length), true);
+    for (const r of routers) record(r.name, r.route(set.base, scored.length), true);
+    // RouterRetriever with the setting chosen on dev; soft decisions are scored by their mix.
+    const decisions = route(libs.get(chosen.tie), set.base, chosen.rule);
+    const mixed = chosen.rule.temperature ? await encoderMix(encoder, set, decisions) : undefined;
+    record(CHOSEN_ROW, decisions, true, chosen.rule.temperature ? scoreDecisions(set, decisions, mixed) : undefined);
     const dor = datasetOracle(table, candidates);
-    sys("Best Individual (DatasetOracle)").ndcg[d.name] = dor.ndcg;
+    sys("Best Individual (DatasetOracle)").ndcg[name] = dor.ndcg;
     const ior = instanceOracle(table, candidates);
     const io = sys("InstanceOracle", true);
-    io.ndcg[d.name] = ior.ndcg;
-    io.routing![d.name] = { ...ior.counts };
+    io.ndcg[name] = ior.ndcg;
+    io.routing![name] = { ...ior.counts };
   }
   await encoder.close();
 
-  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", "RouterRetriever (max, dot)", "RouterRetriever (max, cosine)", "RouterRetriever (mean, cosine)", "RouterRetriever (own-expert ties)", "RouterRetriever (own-expert ties, cosine)", "RouterRetriever", "Best Individual (DatasetOracle)", "InstanceOracle"];
+  const order = ["Base (MiniLM, general)", "Multi-Task", ...experts.map((e) => `Expert: ${e.id}`), "DatasetRouter", "ExpertClassifierRouter", "ClassificationHeadRouter", PAPER_ROW, "RouterRetriever (best hard", CHOSEN_ROW, "Best Individual (DatasetOracle)", "InstanceOracle"];
   const ordered = [...systems.values()].sort((a, b) => rank(order, a.system) - rank(order, b.system));
+  const counts = Object.fromEntries(o.domains.map((d, i) => [d.name, { pilots: labels.labels.filter((l) => l.domain === d.name).length, dev: devSets[i]!.queryIds.length, test: testSets[i]!.queryIds.length }]));
   return {
     datasets: o.domains.map((d) => d.name),
     withExpert: o.domains.filter((d) => d.expert).map((d) => d.name),
@@ -184,8 +241,73 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     library,
     labels,
     pilotSources,
+    selection,
+    softForms,
+    counts,
+    pilotSeconds,
     projectionSample,
   };
+}
+
+/** The paper's rule (mean over an expert's pilots, dot product, ties to the base). */
+export const PAPER_ROW = "RouterRetriever (paper: mean, dot)";
+/** The setting chosen on dev: what `search` and the service use by default. */
+export const CHOSEN_ROW = "RouterRetriever";
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+}
+
+/** A domain's queries with every candidate's embeddings and nDCG@10 (only queries with a relevant document). */
+async function evalSet(
+  encoder: ExpertEncoder,
+  d: ExperimentDomain,
+  index: VectorIndex,
+  queries: readonly { id: string; text: string }[],
+  qrels: Qrels,
+  candidates: readonly string[],
+  onProgress: (done: number, total: number, candidate: string) => void,
+): Promise<EvalSet> {
+  const vectors = await encodeCandidates(encoder, queries.map((q) => q.text), candidates, { onProgress: (p) => onProgress(p.done, p.total, p.candidate) });
+  const ignoreIdenticalIds = ignoreIdenticalIdsFor(d.name);
+  const table = scoreVectors({ index, queries, qrels, vectors, ignoreIdenticalIds });
+  const scored = [...table.get(BASE)!.keys()];
+  const rowOf = new Map(queries.map((q, i) => [q.id, i]));
+  const dims = encoder.dims;
+  const pick = (v: Float32Array): Float32Array => {
+    const out = new Float32Array(scored.length * dims);
+    scored.forEach((q, i) => out.set(v.subarray(rowOf.get(q)! * dims, (rowOf.get(q)! + 1) * dims), i * dims));
+    return out;
+  };
+  return {
+    domain: d.name,
+    ...(d.expert ? { ownExpert: d.expert } : {}),
+    queryIds: scored,
+    texts: scored.map((q) => queries[rowOf.get(q)!]!.text),
+    base: pick(vectors.get(BASE)!),
+    vectors: new Map([...vectors].map(([c, v]) => [c, pick(v)])),
+    table,
+    index,
+    qrels,
+    ignoreIdenticalIds,
+  };
+}
+
+/** Form (b): the soft rows mixed inside the encoder, one pass (ExpertEncoder.encodeMixed). */
+function encoderMix(encoder: ExpertEncoder, set: EvalSet, decisions: readonly RoutingDecision[]): Promise<(rows: readonly number[]) => Float32Array> {
+  // scoreDecisions asks synchronously for the soft rows: encode every row's mix up front.
+  return encoder.encodeMixed(set.texts, decisions.map((d) => mixOf(d))).then((all) => (rows: readonly number[]) => {
+    const dims = encoder.dims;
+    const out = new Float32Array(rows.length * dims);
+    rows.forEach((r, j) => out.set(all.subarray(r * dims, (r + 1) * dims), j * dims));
+    return out;
+  });
+}
+
+/** A decision's expert weights without "base" (the base is the encoder's zero delta). */
+function mixOf(d: RoutingDecision): Record<string, number> {
+  const w = d.weights ?? { [d.expert]: 1 };
+  return Object.fromEntries(Object.entries(w).filter(([c]) => c !== BASE));
 }
 
 function rank(order: readonly string[], name: string): number {

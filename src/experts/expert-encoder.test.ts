@@ -58,23 +58,28 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return dot / Math.sqrt(na * nb);
 }
 
-/** W' = W + scale * B @ A on every adapted module: the LoRA maths done a second, independent way. */
-function merged(model: LoadedModel, expert: LoraExpert): LoadedModel {
+/**
+ * W' = W + sum_e w_e * scale_e * B_e @ A_e on every adapted module: the LoRA maths (and a soft
+ * mix of experts) done a second, independent way, in the base weights.
+ */
+function merged(model: LoadedModel, expert: LoraExpert, mix: ReadonlyArray<readonly [LoraExpert, number]> = [[expert, 1]]): LoadedModel {
   const weights = new Map<string, Tensor>(model.weights);
-  const r = expert.config.rank;
-  const s = loraScale(expert.config);
-  for (const [module, { A, B }] of expert.weights) {
-    const w = model.weights.get(`${module}.weight`)!;
-    const [out, inF] = w.shape as [number, number];
-    const data = Float32Array.from(w.data);
-    for (let o = 0; o < out; o++) {
-      for (let i = 0; i < inF; i++) {
-        let acc = 0;
-        for (let k = 0; k < r; k++) acc += B[o * r + k]! * A[k * inF + i]!;
-        data[o * inF + i] = w.data[o * inF + i]! + s * acc;
+  for (const [ex, wt] of mix) {
+    const r = ex.config.rank;
+    const s = wt * loraScale(ex.config);
+    for (const [module, { A, B }] of ex.weights) {
+      const w = weights.get(`${module}.weight`)!;
+      const [out, inF] = w.shape as [number, number];
+      const data = Float32Array.from(w.data);
+      for (let o = 0; o < out; o++) {
+        for (let i = 0; i < inF; i++) {
+          let acc = 0;
+          for (let k = 0; k < r; k++) acc += B[o * r + k]! * A[k * inF + i]!;
+          data[o * inF + i] = w.data[o * inF + i]! + s * acc;
+        }
       }
+      weights.set(`${module}.weight`, { shape: w.shape, data });
     }
-    weights.set(`${module}.weight`, { shape: w.shape, data });
   }
   return { ...model, weights };
 }
@@ -116,6 +121,27 @@ describe("ExpertEncoder", () => {
       const got = await xenc.encode(TEXTS, expert.id);
       for (let i = 0; i < TEXTS.length; i++) expect(cosine(row(got, i), row(ref, i)), `${expert.id} row ${i}`).toBeGreaterThan(0.99999);
     }
+  });
+
+  it("(f) a soft mix in one pass equals the weighted deltas merged into the base weights", async () => {
+    const mix: ReadonlyArray<readonly [LoraExpert, number]> = [[e1, 0.6], [e2, 0.3], [e3, 0.1]];
+    const mergedEnc = await Encoder.create(merged(base, e1, mix));
+    const ref = await mergedEnc.encode(TEXTS);
+    await mergedEnc.close();
+    // Rows with different mixes share one run: the mixed rows, a one-hot row and a base row.
+    const mixes = TEXTS.map((_, i): Record<string, number> => (i === 4 ? { e2: 1 } : i === 5 ? { base: 1 } : { e1: 0.6, e2: 0.3, e3: 0.1 }));
+    const got = await xenc.encodeMixed(TEXTS, mixes);
+    const alone = await xenc.encode(TEXTS, "e2");
+    const plainRef = await plain.encode(TEXTS);
+    for (let i = 0; i < 4; i++) {
+      expect(cosine(row(got, i), row(ref, i)), `mixed row ${i}`).toBeGreaterThan(0.99999);
+      // Non-trivial: the mix differs from each expert alone.
+      expect(1 - cosine(row(got, i), row(alone, i))).toBeGreaterThan(1e-4);
+    }
+    expect(maxAbsDiff(row(got, 4), row(alone, 4))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(row(got, 5), row(plainRef, 5))).toBeLessThan(1e-5);
+    await expect(xenc.encodeMixed(TEXTS.slice(0, 1), [{ nope: 1 }])).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(xenc.encodeMixed(TEXTS.slice(0, 1), [{ e1: Number.NaN }])).rejects.toMatchObject({ code: "BAD_INPUT" });
   });
 
   it("adds and removes experts without a new session, keeping results", async () => {

@@ -1,9 +1,10 @@
 /**
  * One loaded model serving any number of LoRA experts from ONE ONNX session: the graph is built
  * in "stacked" mode, where every expert's matrices are graph inputs with a leading expert
- * axis and `expert_index` picks the expert per row. So one batch can mix queries routed to
- * different experts, and adding or removing an expert only rebuilds the stacked tensors in
- * JS, never the session (which takes about a second and a copy of the model's weights).
+ * axis and `expert_weights` gives each row a weight per expert. So one batch can mix queries
+ * routed to different experts, a row can mix several experts' LoRA deltas in the same pass
+ * (soft routing, `encodeMixed`), and adding or removing an expert only rebuilds the stacked
+ * tensors in JS, never the session (which takes about a second and a copy of the model's weights).
  *
  * The session adapts a fixed set of modules, chosen at create time: the union of the initial
  * experts' modules plus `targets` (default PEFT's BERT targets, query and value). Later experts
@@ -36,7 +37,12 @@ interface State {
   /** Expert id -> slot in the stacks ("base" -> 0). */
   readonly slot: ReadonlyMap<string, number>;
   readonly feeds: Readonly<Record<string, Feed>>;
+  /** The stacks' rank axis: each slot's weight is repeated this many times in expert_weights. */
+  readonly rank: number;
 }
+
+/** A row's mix: expert id -> weight. Weights are used as given (the router normalises them). */
+export type ExpertMix = Readonly<Record<string, number>>;
 
 const DEFAULT_TARGETS = ["query", "value"] as const;
 
@@ -128,7 +134,8 @@ export class ExpertEncoder {
       }
       slot.set(e.id, i + 1);
     });
-    return { experts: [...experts], slot, feeds: stackExperts(this.stackModules, experts).feeds };
+    const stacks = stackExperts(this.stackModules, experts);
+    return { experts: [...experts], slot, feeds: stacks.feeds, rank: stacks.rank };
   }
 
   tokenize(texts: readonly string[]): number[][] {
@@ -145,22 +152,43 @@ export class ExpertEncoder {
     if (typeof expertIds !== "string" && expertIds.length !== texts.length) {
       throw new RouterRetrieverError("BAD_INPUT", `${texts.length} texts but ${expertIds.length} expert ids`);
     }
-    const slots = texts.map((_, i) => {
-      const id = typeof expertIds === "string" ? expertIds : expertIds[i]!;
-      const s = state.slot.get(id);
-      if (s === undefined) throw new RouterRetrieverError("NOT_FOUND", `no expert "${id}" is loaded (loaded: ${[...state.slot.keys()].join(", ")})`);
-      return s;
-    });
-    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b, state, slots));
+    const mixes = texts.map((_, i): ExpertMix => ({ [typeof expertIds === "string" ? expertIds : expertIds[i]!]: 1 }));
+    return this.encodeMixed(texts, mixes, opts);
   }
 
-  private async runBatch(b: Batch, state: State, slots: readonly number[]): Promise<Float32Array> {
+  /**
+   * Soft routing in one pass: row i's LoRA delta is sum_e mixes[i][e] * delta_e (every expert
+   * on the row's own weight; "base" contributes nothing, so its weight is the share left to the
+   * base model). A one-hot mix is exactly `encode` with that expert.
+   */
+  async encodeMixed(texts: readonly string[], mixes: readonly ExpertMix[], opts: EncodeOptions = {}): Promise<Float32Array> {
+    const state = this.state;
+    if (mixes.length !== texts.length) throw new RouterRetrieverError("BAD_INPUT", `${texts.length} texts but ${mixes.length} expert mixes`);
+    const slots = state.slot.size;
+    const rows = mixes.map((mix) => {
+      const w = new Float32Array(slots);
+      for (const [id, x] of Object.entries(mix)) {
+        const s = state.slot.get(id);
+        if (s === undefined) throw new RouterRetrieverError("NOT_FOUND", `no expert "${id}" is loaded (loaded: ${[...state.slot.keys()].join(", ")})`);
+        if (!Number.isFinite(x)) throw new RouterRetrieverError("BAD_INPUT", `expert "${id}" has weight ${x}; weights must be finite`);
+        w[s] = x;
+      }
+      return w;
+    });
+    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b, state, rows));
+  }
+
+  private async runBatch(b: Batch, state: State, rows: readonly Float32Array[]): Promise<Float32Array> {
+    const R = state.rank;
+    const width = state.slot.size * R;
+    const weights = new Float32Array(b.batchSize * width);
+    b.rows.forEach((r, i) => rows[r]!.forEach((x, s) => weights.fill(x, i * width + s * R, i * width + (s + 1) * R)));
     const res = await this.session.run({
       ...state.feeds,
       input_ids: { data: b.inputIds, dims: [b.batchSize, b.seqLen] },
       attention_mask: { data: b.attentionMask, dims: [b.batchSize, b.seqLen] },
       position_ids: { data: positionIds(b.seqLen), dims: [b.seqLen] },
-      expert_index: { data: BigInt64Array.from(b.rows, (r) => BigInt(slots[r]!)), dims: [b.batchSize] },
+      expert_weights: { data: weights, dims: [b.batchSize, width] },
     });
     return res[this.outputName]!.data as Float32Array;
   }

@@ -4,8 +4,10 @@
  * layer named in `lora.targets` (PEFT's suffix matching, e.g. "query", "value"):
  *
  * - "stacked" (inference): every expert's matrices are graph inputs stacked on a leading
- *   expert axis, and an `expert_index` input picks one expert per batch row, so one batch can
- *   mix queries routed to different experts (row 0 of each stack is all zeros = the base).
+ *   expert axis, and an `expert_weights` input gives each batch row a weight per expert, so
+ *   one batch can mix queries routed to different experts, and one row can mix several
+ *   experts' deltas in the same pass (row 0 of each stack is all zeros = the base). Hard
+ *   routing is a one-hot row.
  * - "single" (training): one expert's A and B are inputs, with a dropout mask input on the
  *   LoRA branch, so the generated backward graph can differentiate the loss w.r.t. A and B.
  */
@@ -60,7 +62,11 @@ export interface BertGraph {
   readonly attentionMask: Value;
   /** [seq] int64: 0..seq-1 (fed by the caller; cheaper than building a Range in-graph). */
   readonly positionIds: Value;
-  readonly expertIndex?: Value;
+  /**
+   * stacked only: [batch, experts * R], each row's weight of slot e repeated R times (R = the
+   * stacks' rank axis), so the graph needs no Expand: the caller knows R when it stacks.
+   */
+  readonly expertWeights?: Value;
   readonly lora: readonly LoraInputs[];
   /** Pooled embedding before normalisation, [batch, hidden]. */
   readonly pooled: Value;
@@ -122,7 +128,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const inputIds = g.input("input_ids", "int64", ["batch", "seq"]);
   const attentionMask = g.input("attention_mask", "int64", ["batch", "seq"]);
   const positionIds = g.input("position_ids", "int64", ["seq"]);
-  const expertIndex = lora.kind === "stacked" ? g.input("expert_index", "int64", ["batch"]) : undefined;
+  const expertWeights = lora.kind === "stacked" ? g.input("expert_weights", dtype, ["batch", "expert_rank"]) : undefined;
   const loraInputs: LoraInputs[] = [];
 
   /** x W^T + b in the chosen precision: float MatMul + Add, or one int8 DynamicQuantizeMatMul with the bias fused. */
@@ -146,7 +152,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const linear = (x: Value, module: string, inF: number, outF: number): Value => {
     let y = dense(x, module, inF, outF);
     if (lora.kind !== "none" && matchesTarget(module, lora.targets)) {
-      y = op.add(g, y, loraDelta(g, x, module, inF, outF, lora, dtype, expertIndex, loraInputs));
+      y = op.add(g, y, loraDelta(g, x, module, inF, outF, lora, dtype, expertWeights, loraInputs));
     }
     return y;
   };
@@ -184,7 +190,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const pooled = opts.pooling === "cls" ? op.gather(g, x, g.constant(0, "int64"), 1) : meanPool(g, x, maskF);
   const embedding = opts.normalize ? l2Normalize(g, pooled) : pooled;
   g.output(embedding);
-  return { graph: g, inputIds, attentionMask, positionIds, expertIndex, lora: loraInputs, pooled, embedding };
+  return { graph: g, inputIds, attentionMask, positionIds, expertWeights, lora: loraInputs, pooled, embedding };
 }
 
 function loraDelta(
@@ -195,7 +201,7 @@ function loraDelta(
   outF: number,
   lora: Exclude<LoraGraphMode, { kind: "none" }>,
   dtype: DType,
-  expertIndex: Value | undefined,
+  expertWeights: Value | undefined,
   sink: LoraInputs[],
 ): Value {
   if (lora.kind === "single") {
@@ -209,10 +215,13 @@ function loraDelta(
   const A = g.input(`${module}.lora_A`, dtype, ["experts", "rank", inF]);
   const B = g.input(`${module}.lora_B`, dtype, ["experts", outF, "rank"]);
   sink.push({ module, inFeatures: inF, outFeatures: outF, A, B });
-  // Per-row adapters: gather each row's matrices, then batched matmuls [b,s,in]x[b,in,r]x[b,r,out].
-  const rowA = op.transposeLast2(g, op.gather(g, A, expertIndex!)); // [b, in, r]
-  const rowB = op.transposeLast2(g, op.gather(g, B, expertIndex!)); // [b, r, out]
-  return op.matmul(g, op.matmul(g, x, rowA), rowB);
+  // Every expert's down-projection at once ([b,s,in] x [in, E*R]), each row's weights on its
+  // E*R columns, then every expert's up-projection summed by one matmul ([b,s,E*R] x [E*R,out]):
+  // sum_e w_e * B_e A_e x, a rank-(E*R) product instead of a pass per expert.
+  const allA = op.reshape(g, A, [-1, inF], ["expert_rank", inF]); // [E*R, in]
+  const allB = op.reshape(g, op.transposeLast2(g, B), [-1, outF], ["expert_rank", outF]); // [E*R, out]
+  const xa = op.mul(g, op.matmul(g, x, op.transpose(g, allA, [1, 0])), op.unsqueeze(g, expertWeights!, [1])); // [b, s, E*R]
+  return op.matmul(g, xa, allB);
 }
 
 /**

@@ -107,4 +107,36 @@ describe("route", () => {
     expect(r.route(q(1, 0, 0, 1), 2)).toHaveLength(2);
     expect(() => r.route(q(1, 0, 0, 1), 3)).toThrow(/expected 3 x 2/);
   });
+
+  it("soft routing: softmax of the scores over the top m, with a base margin and an out-of-domain floor", () => {
+    const L = lib([
+      [BASE, [0.6, 0.8]],
+      ["A", [1, 0]],
+      ["B", [0, 1]],
+    ]);
+    const rule = { aggregate: "mean", similarity: "cosine" } as const;
+    const x = q(0.8, 0.6); // cosines: base 0.96, A 0.8, B 0.6
+    const soft = route(L, x, { ...rule, temperature: 0.1 })[0]!;
+    const e = [0.96, 0.8, 0.6].map((s) => Math.exp(s / 0.1));
+    const z = e[0]! + e[1]! + e[2]!;
+    expect(soft.expert).toBe(BASE);
+    expect(soft.weights![BASE]).toBeCloseTo(e[0]! / z, 6);
+    expect(soft.weights!.A).toBeCloseTo(e[1]! / z, 6);
+    expect(soft.weights!.B).toBeCloseTo(e[2]! / z, 6);
+    // top-2 drops B and renormalises over base and A.
+    const top2 = route(L, x, { ...rule, temperature: 0.1, topM: 2 })[0]!;
+    expect(Object.keys(top2.weights!).sort()).toEqual([BASE, "A"].sort());
+    expect(top2.weights!.A).toBeCloseTo(e[1]! / (e[0]! + e[1]!), 6);
+    // A negative base bias of 0.2 hands the hard decision to A (0.8 > 0.76); hard decisions carry no weights.
+    const hard = route(L, x, { ...rule, baseBias: -0.2 })[0]!;
+    expect(hard.expert).toBe("A");
+    expect(hard.weights).toBeUndefined();
+    expect(route(L, x, rule)[0]!.expert).toBe(BASE);
+    // Out of domain: every cosine below the floor -> base alone, and the decision says why.
+    const ood = route(L, q(-1, -0.1), { ...rule, temperature: 0.1, minScore: 0.2 })[0]!;
+    expect(ood).toMatchObject({ expert: BASE, weights: { [BASE]: 1 }, stayedWithBase: "out-of-domain" });
+    expect(route(L, x, { ...rule, temperature: 0.1, minScore: 0.2 })[0]!.stayedWithBase).toBeUndefined();
+    expect(() => route(L, x, { ...rule, temperature: -1 })).toThrow(RouterRetrieverError);
+    expect(() => route(L, x, { ...rule, topM: 0 })).toThrow(RouterRetrieverError);
+  });
 });

@@ -22,6 +22,7 @@ export function route(lib: PilotLibrary, baseVectors: Float32Array, rule: Routin
   }
   if (rule.aggregate !== "mean" && rule.aggregate !== "max") throw new RouterRetrieverError("BAD_INPUT", `unknown aggregate "${String(rule.aggregate)}"`);
   if (rule.similarity !== "dot" && rule.similarity !== "cosine") throw new RouterRetrieverError("BAD_INPUT", `unknown similarity "${String(rule.similarity)}"`);
+  checkSoftRule(rule);
   const experts = lib.experts.filter((e) => allowed === undefined || allowed.has(e));
   const slot = new Map(experts.map((e, i) => [e, i]));
   const pilots = lib.pilots.filter((p) => slot.has(p.expert));
@@ -51,15 +52,49 @@ export function route(lib: PilotLibrary, baseVectors: Float32Array, rule: Routin
       count[k]!++;
     });
     const scores: Record<string, number> = {};
-    let best = -1;
     experts.forEach((e, k) => {
-      const s = count[k] === 0 ? -Infinity : rule.aggregate === "mean" ? acc[k]! / count[k]! : acc[k]!;
-      scores[e] = s;
-      if (count[k]! > 0 && (best < 0 || s > scores[experts[best]!]!)) best = k;
+      scores[e] = count[k] === 0 ? -Infinity : rule.aggregate === "mean" ? acc[k]! / count[k]! : acc[k]!;
     });
-    out.push({ expert: best < 0 ? BASE : experts[best]!, scores });
+    out.push(decideFromScores(experts, scores, rule));
   }
   return out;
+}
+
+function checkSoftRule(rule: RoutingRule): void {
+  const t = rule.temperature ?? 0;
+  if (!(Number.isFinite(t) && t >= 0)) throw new RouterRetrieverError("BAD_INPUT", `temperature must be a number >= 0, got ${String(rule.temperature)}`);
+  if (rule.topM !== undefined && !(Number.isInteger(rule.topM) && rule.topM >= 1)) throw new RouterRetrieverError("BAD_INPUT", `topM must be a positive integer, got ${String(rule.topM)}`);
+  if (rule.baseBias !== undefined && !Number.isFinite(rule.baseBias)) throw new RouterRetrieverError("BAD_INPUT", `baseBias must be a finite number, got ${String(rule.baseBias)}`);
+  if (rule.minScore !== undefined && !Number.isFinite(rule.minScore)) throw new RouterRetrieverError("BAD_INPUT", `minScore must be a finite number, got ${String(rule.minScore)}`);
+}
+
+/**
+ * Hard: the argmax of the (base-biased) scores, ties to the earlier expert. Soft: softmax over
+ * the top-m. Out of domain (best raw score below minScore): base alone. No candidate with a
+ * pilot: base alone.
+ */
+function decideFromScores(experts: readonly string[], scores: Record<string, number>, rule: RoutingRule): RoutingDecision {
+  const biased = experts.map((e) => scores[e]! + (e === BASE && Number.isFinite(scores[e]!) ? (rule.baseBias ?? 0) : 0));
+  let best = -1;
+  biased.forEach((s, k) => {
+    if (Number.isFinite(s) && (best < 0 || s > biased[best]!)) best = k;
+  });
+  if (best < 0) return { expert: BASE, scores };
+  const top = Math.max(...experts.map((e) => scores[e]!));
+  if (rule.minScore !== undefined && top < rule.minScore) return { expert: BASE, scores, weights: { [BASE]: 1 }, stayedWithBase: "out-of-domain" };
+  const t = rule.temperature ?? 0;
+  if (t === 0) return { expert: experts[best]!, scores };
+  // Stable order: by biased score, ties by expert order; the top m share a softmax.
+  const order = biased.map((s, k) => k).filter((k) => Number.isFinite(biased[k]!)).sort((a, b) => biased[b]! - biased[a]! || a - b);
+  const kept = order.slice(0, rule.topM ?? order.length);
+  const mx = biased[kept[0]!]!;
+  const ex = kept.map((k) => Math.exp((biased[k]! - mx) / t));
+  const z = ex.reduce((a, b) => a + b, 0);
+  const weights: Record<string, number> = {};
+  kept.forEach((k, i) => {
+    if (ex[i]! > 0) weights[experts[k]!] = ex[i]! / z;
+  });
+  return { expert: experts[kept[0]!]!, scores, weights };
 }
 
 function norm(v: Float32Array, off: number, d: number): number {
@@ -71,12 +106,21 @@ function norm(v: Float32Array, off: number, d: number): number {
 /** RouterRetriever itself behind the common router interface. */
 export function pilotRouter(lib: PilotLibrary, rule: RoutingRule = PAPER_RULE, allowed?: ReadonlySet<string>): QueryRouter {
   return {
-    name: `RouterRetriever(${rule.aggregate}, ${rule.similarity})`,
+    name: `RouterRetriever(${describeRule(rule)})`,
     route(baseVectors: Float32Array, n: number): RoutingDecision[] {
       checkRows(baseVectors, n, lib.dims);
       return route(lib, baseVectors, rule, allowed);
     },
   };
+}
+
+/** A rule in words, e.g. "mean, cosine, soft T=0.02 top-2, base +0.01". */
+export function describeRule(rule: RoutingRule): string {
+  const parts: string[] = [rule.aggregate, rule.similarity];
+  if (rule.temperature) parts.push(`soft T=${rule.temperature}${rule.topM ? ` top-${rule.topM}` : ""}`);
+  if (rule.baseBias) parts.push(`base ${rule.baseBias > 0 ? "+" : ""}${rule.baseBias}`);
+  if (rule.minScore !== undefined) parts.push(`OOD < ${rule.minScore}`);
+  return parts.join(", ");
 }
 
 /** The common interface passes n explicitly; it must agree with the buffer. */

@@ -35,14 +35,41 @@ export type Similarity = "dot" | "cosine";
 export interface RoutingRule {
   readonly aggregate: Aggregate;
   readonly similarity: Similarity;
+  /**
+   * Soft routing: the query's weights are softmax(score / temperature) over the `topM`
+   * best-scoring candidates ("base" among them: its weight is the share left to the base
+   * model). Absent or 0: hard routing, one candidate with weight 1.
+   */
+  readonly temperature?: number;
+  /** Soft routing: how many candidates share the weight (default: all). */
+  readonly topM?: number;
+  /** Added to "base"'s score before choosing or weighting: the margin an expert must beat (default 0). */
+  readonly baseBias?: number;
+  /**
+   * Out-of-domain rule: when no candidate's score reaches this, the query stays with the base
+   * (only meaningful with cosine similarity, whose scale does not depend on pilot norms).
+   */
+  readonly minScore?: number;
 }
 
 export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
 
+/** Why a query stayed with the base although experts had pilots. */
+export type StayedWithBase = "out-of-domain";
+
 /** One query's routing: the chosen expert and every candidate's score, so it can be explained. */
 export interface RoutingDecision {
+  /** The candidate with the largest weight. */
   readonly expert: string;
   readonly scores: Readonly<Record<string, number>>;
+  /** Soft routing: candidate -> weight (sum 1; only candidates with weight > 0). Absent = { [expert]: 1 }. */
+  readonly weights?: Readonly<Record<string, number>>;
+  readonly stayedWithBase?: StayedWithBase;
+}
+
+/** A decision's mix of candidates, hard decisions included. */
+export function decisionWeights(d: RoutingDecision): Readonly<Record<string, number>> {
+  return d.weights ?? { [d.expert]: 1 };
 }
 
 /**

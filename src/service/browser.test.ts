@@ -68,7 +68,8 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in chromium", () => {
     expect(await page.getAttribute("#score-bars .bar.chosen", "data-expert")).toBe("scifact");
     const widths = await page.locator("#score-bars .bar-fill").evaluateAll((els) => els.map((e) => (e as HTMLElement).getBoundingClientRect().width));
     expect(widths.every((w) => w > 0)).toBe(true);
-    expect(Math.max(...widths)).toBe(widths[0]); // sorted best first, and the best is the chosen one
+    expect(Math.max(...widths)).toBe(widths[0]); // sorted by share, and the largest share is the chosen one
+    expect(await page.textContent("#routing-explanation")).toMatch(/scifact/);
     expect(errors).toEqual([]);
   });
 

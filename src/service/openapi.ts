@@ -59,11 +59,13 @@ export function openApiDocument(limits: ServiceLimits, version: string): object 
         },
         SearchResponse: {
           type: "object",
-          required: ["query", "k", "expert", "scores", "hits", "tookMs"],
+          required: ["query", "k", "expert", "weights", "explanation", "scores", "hits", "tookMs"],
           properties: {
             query: { type: "string" },
             k: { type: "integer" },
             expert: { type: "string", description: "the expert the router chose; \"base\" means no LoRA" },
+            weights: { type: "object", additionalProperties: { type: "number" }, description: "the mix the query was embedded with: candidate -> weight, summing to 1 (one candidate with weight 1 when routing is hard)" },
+            explanation: { type: "string", description: "what the router did, in words: the experts' shares of the mix, or why the query stayed with the base" },
             scores: { type: "object", additionalProperties: { type: "number" }, description: "routing score of every candidate that has pilots" },
             routingNote: { type: "string", description: "why some candidate could not be chosen, when that is the case" },
             hits: { type: "array", items: ref("Hit") },

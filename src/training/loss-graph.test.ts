@@ -14,11 +14,25 @@ const [batch, seq, rank, tau] = [3, 4, 2, 0.05];
 const weights = tinyBertWeights(3);
 const cfg = { rank, alpha: 4, targets: ["query", "value"], temperature: tau };
 
-function feeds(lora: ReturnType<typeof buildTrainingGraph>["bert"]["lora"]): Record<string, Feed> {
+/** In-batch: docs = batch, labels the identity. Corpus: more documents than rows, one masked. */
+interface Negatives {
+  readonly docs: number;
+  readonly labels: readonly number[];
+  readonly mask: readonly number[];
+}
+const IN_BATCH: Negatives = { docs: batch, labels: [1, 0, 0, 0, 1, 0, 0, 0, 1], mask: new Array<number>(batch * batch).fill(0) };
+// Row 0's positive is doc 3; row 1 has doc 4 masked (another positive of the same query).
+const CORPUS: Negatives = {
+  docs: 5,
+  labels: [0, 0, 0, 1, 0, /**/ 1, 0, 0, 0, 0, /**/ 0, 0, 1, 0, 0],
+  mask: [0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, -1e9, /**/ 0, 0, 0, 0, 0],
+};
+
+function feeds(lora: ReturnType<typeof buildTrainingGraph>["bert"]["lora"], neg: Negatives): Record<string, Feed> {
   const rand = rng(9);
   const d = TINY_BERT_SPEC.config.hiddenSize;
-  const docs = Float32Array.from(uniform(rand, batch * d));
-  for (let i = 0; i < batch; i++) {
+  const docs = Float32Array.from(uniform(rand, neg.docs * d));
+  for (let i = 0; i < neg.docs; i++) {
     let n = 0;
     for (let j = 0; j < d; j++) n += docs[i * d + j]! ** 2;
     for (let j = 0; j < d; j++) docs[i * d + j]! /= Math.sqrt(n);
@@ -27,9 +41,9 @@ function feeds(lora: ReturnType<typeof buildTrainingGraph>["bert"]["lora"]): Rec
     input_ids: { data: BigInt64Array.from([1, 5, 9, 2, 1, 7, 2, 0, 1, 30, 31, 2], BigInt), dims: [batch, seq] },
     attention_mask: { data: BigInt64Array.from([1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1], BigInt), dims: [batch, seq] },
     position_ids: { data: BigInt64Array.from([0, 1, 2, 3], BigInt), dims: [seq] },
-    doc_vectors: { data: docs, dims: [batch, d] },
-    labels: { data: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), dims: [batch, batch] },
-    logit_mask: { data: new Float32Array(batch * batch), dims: [batch, batch] },
+    doc_vectors: { data: docs, dims: [neg.docs, d] },
+    labels: { data: Float32Array.from(neg.labels), dims: [batch, neg.docs] },
+    logit_mask: { data: Float32Array.from(neg.mask), dims: [batch, neg.docs] },
   };
   for (const l of lora) {
     f[l.A.name] = { data: Float32Array.from(uniform(rand, rank * l.inFeatures, -0.3, 0.3)), dims: [rank, l.inFeatures] };
@@ -39,9 +53,12 @@ function feeds(lora: ReturnType<typeof buildTrainingGraph>["bert"]["lora"]): Rec
   return f;
 }
 
-describe("training graph (InfoNCE + generated backward) on a tiny BERT", () => {
+describe.each([
+  ["in-batch negatives", IN_BATCH],
+  ["whole-corpus negatives with a masked positive", CORPUS],
+] as const)("training graph (InfoNCE + generated backward) on a tiny BERT, %s", (_name, neg) => {
   const tg = buildTrainingGraph(TINY_BERT_SPEC, weights, cfg);
-  const f = feeds(tg.bert.lora);
+  const f = feeds(tg.bert.lora, neg);
 
   it("computes the InfoNCE loss of the forward embeddings", async () => {
     const fwd = buildBertGraph(TINY_BERT_SPEC.config, weights, { pooling: "mean", normalize: true, lora: { kind: "single", targets: cfg.targets, rank, scale: cfg.alpha / rank } });
@@ -51,14 +68,15 @@ describe("training graph (InfoNCE + generated backward) on a tiny BERT", () => {
     const docs = f.doc_vectors!.data as Float32Array;
     let loss = 0;
     for (let i = 0; i < batch; i++) {
-      const logits = Array.from({ length: batch }, (_, j) => {
+      const logits = Array.from({ length: neg.docs }, (_, j) => {
         let s = 0;
         for (let t = 0; t < d; t++) s += q[i * d + t]! * docs[j * d + t]!;
         return s / tau;
       });
-      const mx = Math.max(...logits);
-      const lse = mx + Math.log(logits.reduce((a, x) => a + Math.exp(x - mx), 0));
-      loss += lse - logits[i]!;
+      const kept = logits.filter((_, j) => neg.mask[i * neg.docs + j] === 0);
+      const mx = Math.max(...kept);
+      const lse = mx + Math.log(kept.reduce((a, x) => a + Math.exp(x - mx), 0));
+      loss += lse - logits[neg.labels.indexOf(1, i * neg.docs) - i * neg.docs]!;
     }
     const ts = await CompiledGraph.create(tg.bert.graph);
     const got = (await ts.run(f))[tg.loss.name]!.data[0] as number;

@@ -10,6 +10,12 @@
  * so s_ij is a cosine and tau = 0.05 gives sentence-transformers' MultipleNegativesRankingLoss
  * (scale 20). `logit_mask` removes in-batch "negatives" that are in fact the same positive
  * document (two queries of one document in a batch), which would otherwise be false negatives.
+ *
+ * The document axis is its own symbolic dim ("docs"), so the same graph serves both negative
+ * sets the trainer offers: in-batch ([batch x batch], the paper's loss) and the whole corpus
+ * ([batch x corpus]: the documents are frozen cached vectors, so every corpus document can be a
+ * negative for the price of one [batch, d] x [d, corpus] product; the query's other positives
+ * and exact-duplicate texts of its positive are masked out).
  */
 import { gradients } from "../graph/autodiff.js";
 import type { Value } from "../graph/ir.js";
@@ -26,11 +32,11 @@ export interface LoraTrainConfig {
 
 export interface TrainingGraph {
   readonly bert: BertGraph;
-  /** [batch, dims] base document vectors of each query's positive. */
+  /** [docs, dims] base document vectors: each row's positive (in-batch) or the whole corpus. */
   readonly docVectors: Value;
-  /** [batch, batch]: 1 on the diagonal (the positive), 0 elsewhere. */
+  /** [batch, docs]: 1 at each row's positive, 0 elsewhere. */
   readonly labels: Value;
-  /** [batch, batch]: 0, or -1e9 to drop a column from a row's softmax. */
+  /** [batch, docs]: 0, or -1e9 to drop a column from a row's softmax. */
   readonly logitMask: Value;
   readonly loss: Value;
   /** Per LoRA module (same order as bert.lora): gradient of A and of B. */
@@ -46,9 +52,9 @@ export function buildTrainingGraph(spec: ModelSpec, weights: BertWeights, cfg: L
   });
   const g = bert.graph;
   const d = spec.config.hiddenSize;
-  const docVectors = g.input("doc_vectors", dtype, ["batch", d]);
-  const labels = g.input("labels", dtype, ["batch", "batch"]);
-  const logitMask = g.input("logit_mask", dtype, ["batch", "batch"]);
+  const docVectors = g.input("doc_vectors", dtype, ["docs", d]);
+  const labels = g.input("labels", dtype, ["batch", "docs"]);
+  const logitMask = g.input("logit_mask", dtype, ["batch", "docs"]);
   const scores = op.scale(g, op.matmul(g, bert.embedding, op.transpose(g, docVectors, [1, 0])), 1 / cfg.temperature);
   const logp = op.logSoftmax(g, op.add(g, scores, logitMask), -1);
   const loss = op.neg(g, op.reduceMean(g, op.reduceSum(g, op.mul(g, logp, labels), [1]), [0]));

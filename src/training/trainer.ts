@@ -42,6 +42,12 @@ export interface TrainExpertOptions {
   readonly source?: TrainingSource | "auto";
   readonly lora?: Partial<LoraConfig>;
   readonly temperature?: number;
+  /**
+   * The softmax's negatives: "corpus" (default) = every document of the domain's corpus (the
+   * documents are frozen cached vectors, so this costs one [batch, d] x [d, corpus] product);
+   * "in-batch" = the other rows' positives only (the paper's loss).
+   */
+  readonly negatives?: Negatives;
   readonly lr?: number;
   readonly weightDecay?: number;
   readonly warmupFraction?: number;
@@ -103,6 +109,12 @@ interface CheckpointState {
   readonly bestFile: string;
 }
 
+export type Negatives = "corpus" | "in-batch";
+export const NEGATIVES: readonly Negatives[] = ["corpus", "in-batch"];
+
+/** At a few hundred CPU steps, the paper's 1e-4 leaves the zero-initialised B matrices near zero (README). */
+export const DEFAULT_LR = 1e-3;
+
 export const DEFAULT_LORA: LoraConfig = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
 
 export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Promise<TrainResult> {
@@ -113,7 +125,8 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   const epochs = o.epochs ?? 10;
   const patience = o.patience ?? 3;
   const temperature = o.temperature ?? 0.05;
-  const adamCfg = { ...DEFAULT_ADAMW, lr: o.lr ?? DEFAULT_ADAMW.lr, weightDecay: o.weightDecay ?? 0 };
+  const negatives: Negatives = o.negatives ?? "corpus";
+  const adamCfg = { ...DEFAULT_ADAMW, lr: o.lr ?? DEFAULT_LR, weightDecay: o.weightDecay ?? 0 };
 
   // Data per domain: pairs, dev set, and the frozen base's document vectors.
   if (o.datasetDirs.length === 0) throw new RouterRetrieverError("BAD_INPUT", "trainExpert: no dataset given");
@@ -141,11 +154,13 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
   const queryTokens = new Map<string, number[]>();
   for (const p of pairs) if (!queryTokens.has(queryKey(p))) queryTokens.set(queryKey(p), tokenized.encode(p.query));
 
+  const corpusNeg = negatives === "corpus" ? corpusNegatives(domains, pairs) : undefined;
+
   const stepsPerEpoch = Math.ceil(pairs.length / batchSize);
   const totalSteps = stepsPerEpoch * epochs;
 
   // State: fresh, or resumed from the last committed checkpoint of an identical configuration.
-  const fingerprint = JSON.stringify({ data: description, balance: o.balance ?? false, pairs: pairs.length, lora, batchSize, epochs, temperature, adamCfg, seed, warm: o.warmupFraction ?? 0.1, model: model.spec.id });
+  const fingerprint = JSON.stringify({ data: description, balance: o.balance ?? false, pairs: pairs.length, lora, batchSize, epochs, temperature, negatives, adamCfg, seed, warm: o.warmupFraction ?? 0.1, model: model.spec.id });
   const ckptDir = `${o.outDir.replace(/[\\/]+$/, "")}.checkpoint`;
   let weights = initLora(model, lora, seed);
   const params = (): Float32Array[] => modules.flatMap((m) => [weights.get(m.module)!.A as Float32Array, weights.get(m.module)!.B as Float32Array]);
@@ -184,7 +199,7 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
       const ts = performance.now();
       const batch = order.slice(s * batchSize, (s + 1) * batchSize);
       if (batch.length < 2) continue; // InfoNCE needs at least one in-batch negative
-      const feeds = stepFeeds(batch, queryTokens, domains, modules, weights, lora.dropout, tokenized.padId, rng(seed * 7919 + step * 31 + 1));
+      const feeds = stepFeeds(batch, queryTokens, domains, corpusNeg, modules, weights, lora.dropout, tokenized.padId, rng(seed * 7919 + step * 31 + 1));
       const out = await session.run(feeds);
       const loss = (out[tg.loss.name]!.data as Float32Array)[0]!;
       if (!Number.isFinite(loss)) throw new RouterRetrieverError("INTERNAL", `training diverged: loss ${loss} at step ${step}`);
@@ -242,6 +257,9 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
         bestEpoch: state.bestEpoch,
         lr: adamCfg.lr,
         temperature,
+        negatives,
+        rank: lora.rank,
+        targets: [...lora.targetModules],
         seed,
         history: state.history.map((h) => ({ ...h })),
       },
@@ -269,6 +287,8 @@ interface Domain {
   pairs: TrainingPair[];
   readonly dev: DevSet;
   readonly index: VectorIndex;
+  /** Documents whose text is identical to another document's: id -> the ids sharing its text. */
+  readonly twins: ReadonlyMap<string, readonly string[]>;
   readonly description: string;
   readonly source: TrainingSource;
 }
@@ -300,13 +320,55 @@ async function prepareDomain(dir: string, baseEncoder: Encoder, o: TrainExpertOp
   ).index;
   const missing = pairs.filter((p) => !index.has(p.docId)).length;
   if (missing > 0) emit({ kind: "setup", message: `${dir}: dropped ${missing} pairs whose document is not in the corpus` });
-  return { dir, pairs: pairs.filter((p) => index.has(p.docId)), dev, index, description: loaded.description, source: loaded.source };
+  const byText = new Map<string, string[]>();
+  for (const d of corpus) {
+    const t = documentText(d);
+    const ids = byText.get(t);
+    if (ids) ids.push(d.id);
+    else byText.set(t, [d.id]);
+  }
+  const twins = new Map<string, string[]>();
+  for (const ids of byText.values()) if (ids.length > 1) for (const id of ids) twins.set(id, ids);
+  if (twins.size > 0) emit({ kind: "setup", message: `${dir}: ${twins.size} of ${corpus.length} documents share their text with another; a positive's twins are never its negatives` });
+  return { dir, pairs: pairs.filter((p) => index.has(p.docId)), dev, index, twins, description: loaded.description, source: loaded.source };
+}
+
+/** The whole-corpus softmax's fixed inputs: every domain's vectors as one matrix, and per row what to mask. */
+interface CorpusNegatives {
+  readonly vectors: Float32Array;
+  readonly docs: number;
+  /** domain:docId -> row of `vectors`. */
+  readonly row: ReadonlyMap<string, number>;
+  /** query key -> rows that must not be a negative for any of its pairs: all its positives and their twins. */
+  readonly positives: ReadonlyMap<string, readonly number[]>;
+}
+
+function corpusNegatives(domains: readonly Domain[], pairs: readonly DomainPair[]): CorpusNegatives {
+  const dims = domains[0]!.index.dims;
+  const docs = domains.reduce((n, d) => n + d.index.size, 0);
+  const vectors = new Float32Array(docs * dims);
+  const row = new Map<string, number>();
+  let off = 0;
+  domains.forEach((d, di) => {
+    vectors.set(d.index.vectors.subarray(0, d.index.size * dims), off * dims);
+    d.index.ids.forEach((id, i) => row.set(`${di}:${id}`, off + i));
+    off += d.index.size;
+  });
+  const positives = new Map<string, Set<number>>();
+  for (const p of pairs) {
+    const key = queryKey(p);
+    let set = positives.get(key);
+    if (!set) positives.set(key, (set = new Set()));
+    for (const id of domains[p.domain]!.twins.get(p.docId) ?? [p.docId]) set.add(row.get(`${p.domain}:${id}`)!);
+  }
+  return { vectors, docs, row, positives: new Map([...positives].map(([k, v]) => [k, [...v]])) };
 }
 
 function stepFeeds(
   batch: readonly DomainPair[],
   queryTokens: ReadonlyMap<string, number[]>,
   domains: readonly Domain[],
+  corpusNeg: CorpusNegatives | undefined,
   modules: ReadonlyArray<{ module: string; inFeatures: number; outFeatures: number; A: { name: string }; B: { name: string }; dropoutMask?: { name: string } }>,
   weights: ReadonlyMap<string, LoraMatrices>,
   dropout: number,
@@ -317,21 +379,39 @@ function stepFeeds(
   const rows = b!.rows.map((r) => batch[r]!);
   const n = rows.length;
   const d = domains[0]!.index.dims;
-  const docs = new Float32Array(n * d);
-  rows.forEach((p, i) => docs.set(domains[p.domain]!.index.get(p.docId)!, i * d));
-  const labels = new Float32Array(n * n);
-  const mask = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    labels[i * n + i] = 1;
-    for (let j = 0; j < n; j++) if (j !== i && rows[j]!.docId === rows[i]!.docId && rows[j]!.domain === rows[i]!.domain) mask[i * n + j] = -1e9;
+  let docs: Float32Array;
+  let m: number;
+  let labels: Float32Array;
+  let mask: Float32Array;
+  if (corpusNeg) {
+    // Row i's label is its pair's document; its query's other positives (and twins) leave the softmax.
+    docs = corpusNeg.vectors;
+    m = corpusNeg.docs;
+    labels = new Float32Array(n * m);
+    mask = new Float32Array(n * m);
+    rows.forEach((p, i) => {
+      const own = corpusNeg.row.get(`${p.domain}:${p.docId}`)!;
+      labels[i * m + own] = 1;
+      for (const r of corpusNeg.positives.get(queryKey(p))!) if (r !== own) mask[i * m + r] = -1e9;
+    });
+  } else {
+    m = n;
+    docs = new Float32Array(n * d);
+    rows.forEach((p, i) => docs.set(domains[p.domain]!.index.get(p.docId)!, i * d));
+    labels = new Float32Array(n * n);
+    mask = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) {
+      labels[i * n + i] = 1;
+      for (let j = 0; j < n; j++) if (j !== i && rows[j]!.docId === rows[i]!.docId && rows[j]!.domain === rows[i]!.domain) mask[i * n + j] = -1e9;
+    }
   }
   const feeds: Record<string, Feed> = {
     input_ids: { data: b!.inputIds, dims: [n, b!.seqLen] },
     attention_mask: { data: b!.attentionMask, dims: [n, b!.seqLen] },
     position_ids: { data: positionIds(b!.seqLen), dims: [b!.seqLen] },
-    doc_vectors: { data: docs, dims: [n, d] },
-    labels: { data: labels, dims: [n, n] },
-    logit_mask: { data: mask, dims: [n, n] },
+    doc_vectors: { data: docs, dims: [m, d] },
+    labels: { data: labels, dims: [n, m] },
+    logit_mask: { data: mask, dims: [n, m] },
   };
   const keep = 1 / (1 - dropout);
   for (const m of modules) {

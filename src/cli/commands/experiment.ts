@@ -18,7 +18,7 @@ export function experimentCommand(): Command {
       .option("--names <list>", "datasets to use, comma-separated", "scifact,arguana,cosqa,cranfield,cisi,cacm")
       .option("--experts <dir>", "folder holding one PEFT expert per dataset name", "results/experts")
       .option("--multitask <dir>", "the Multi-Task LoRA (default <experts>/multitask when present)")
-      .option("--pilot-queries <n>", "training queries per domain for the pilot library", "300")
+      .option("--pilot-queries <n>", "training queries per domain for the pilot library: all (Algorithm 1) or a number", "all")
       .option("--seed <n>", "seed for sampling", "0")
       .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment")
       .option("--cache <dir>", "corpus-vector cache folder")
@@ -37,7 +37,7 @@ export function experimentCommand(): Command {
       domains: defaultDomains(datasets, names, experts),
       experts,
       multitaskDir,
-      maxPilotQueriesPerDomain: positiveInt(flags.pilotQueries, "--pilot-queries"),
+      maxPilotQueriesPerDomain: flags.pilotQueries === "all" ? undefined : positiveInt(flags.pilotQueries, "--pilot-queries"),
       seed: Number(flags.seed),
       threads: threadsFlag(flags),
       precision: precisionFlag(flags),

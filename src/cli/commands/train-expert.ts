@@ -5,7 +5,7 @@ import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
-import { trainExpert, type TrainEvent } from "../../training/trainer.js";
+import { DEFAULT_LR, NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
 import { addModelOptions, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
@@ -23,6 +23,7 @@ interface TrainFlags extends ModelFlags {
   dropout: string;
   targets: string;
   temperature: string;
+  negatives: string;
   maxPairs?: string;
   balance?: boolean;
   cache?: string;
@@ -47,8 +48,8 @@ export function trainExpertCommand(): Command {
       .option("--id <id>", "expert id (default: the dataset folder name)")
       .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
       .option("--epochs <n>", "maximum epochs", "10")
-      .option("--batch-size <n>", "pairs per step (in-batch negatives); the paper used 256", "64")
-      .option("--lr <x>", "AdamW learning rate", "1e-4")
+      .option("--batch-size <n>", "pairs per step; the paper used 256", "64")
+      .option("--lr <x>", "AdamW learning rate (1e-3: at a few hundred CPU steps, 1e-4 leaves the zero-initialised B matrices near zero)", String(DEFAULT_LR))
       .option("--patience <n>", "epochs without dev improvement before stopping", "3")
       .option("--seed <n>", "seed for init, shuffling, dropout", "0")
       .option("--rank <n>", "LoRA rank", "8")
@@ -56,6 +57,7 @@ export function trainExpertCommand(): Command {
       .option("--dropout <x>", "LoRA dropout", "0.1")
       .option("--targets <list>", "LoRA target modules, comma-separated", "query,value")
       .option("--temperature <x>", "InfoNCE temperature", "0.05")
+      .option("--negatives <kind>", "corpus (softmax over the whole cached corpus) | in-batch (the paper's loss)", "corpus")
       .option("--max-pairs <n>", "train on a random subset of this many pairs (per dataset)")
       .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")
       .option("--cache <dir>", "corpus-vector cache folder")
@@ -67,6 +69,7 @@ export function trainExpertCommand(): Command {
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
+    if (!(NEGATIVES as readonly string[]).includes(flags.negatives)) throw new RouterRetrieverError("BAD_INPUT", `--negatives must be ${NEGATIVES.join(" or ")}, got "${flags.negatives}"`);
     const model = loadModel(resolveModelSpec(flags.model));
     let bar: Progress | undefined;
     let lastLoss = NaN;
@@ -108,6 +111,7 @@ export function trainExpertCommand(): Command {
       seed: number(flags.seed, "--seed"),
       lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
       temperature: number(flags.temperature, "--temperature"),
+      negatives: flags.negatives as Negatives,
       maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
       threads: threadsFlag(flags),
       cacheDir: flags.cache,
@@ -154,5 +158,6 @@ export function trainExpertCommand(): Command {
     };
     if (flags.json) printJson(summary);
     else process.stderr.write(`saved ${flags.out}: best epoch ${res.bestEpoch}, dev nDCG@10 ${res.baseDevNdcg10.toFixed(4)} (base) -> ${res.bestDevNdcg10.toFixed(4)}\n`);
+    if (res.bestEpoch === 0 && !flags.quiet) process.stderr.write(`train-expert: WARNING: no epoch beat the base on dev (${res.baseDevNdcg10.toFixed(4)}); the saved expert is the base (B = 0)\n`);
   });
 }

@@ -3,15 +3,17 @@
  *   1. all queries through the plain base model (one batch);
  *   2. route each by its base embedding against the pilot library;
  *   3. the queries routed to an expert through the stacked-expert session (one batch, each row
- *      with its own expert); a query routed to "base" reuses its pass-1 embedding, which is
- *      exactly what a second base pass would compute;
- *   4. top-k over the store's document vectors (exact, or HNSW on PostgreSQL) (documents are base embeddings).
+ *      with its own expert, or with its own weighted mix of experts' LoRA deltas when the rule
+ *      is soft: still one pass); a query routed to "base" alone reuses its pass-1 embedding,
+ *      which is exactly what a second base pass would compute;
+ *   4. top-k over the store's document vectors (exact, or HNSW on PostgreSQL; documents are base embeddings).
  * Taking many queries at once is what lets the service's micro-batcher make one encoder call per
  * pass for all of them, and one top-k scan of the corpus.
  */
 import { RouterRetrieverError } from "../../errors.js";
+import { explainDecision } from "../../routing/explain.js";
 import { route } from "../../routing/router.js";
-import { BASE, type RoutingDecision } from "../../routing/types.js";
+import { BASE, decisionWeights, type RoutingDecision } from "../../routing/types.js";
 import { snippet } from "../components/snippet.js";
 import type { EngineState } from "../state.js";
 import type { SearchResult } from "../types.js";
@@ -42,8 +44,10 @@ export async function searchBatch(s: EngineState, queries: readonly string[], k:
   // No await between reading the active experts and handing ids to the expert session, so an
   // expert removed concurrently cannot vanish between routing and encoding.
   const decisions = decide(s, baseVecs);
-  const routed = decisions.flatMap((dec, i) => (dec.expert === BASE ? [] : [i]));
-  const pending = routed.length > 0 ? s.experts.encode(routed.map((i) => queries[i]!), routed.map((i) => decisions[i]!.expert), one) : undefined;
+  // The base's share of a mix is the zero delta: only the experts' weights go to the encoder.
+  const mixes = decisions.map((dec) => Object.fromEntries(Object.entries(decisionWeights(dec)).filter(([c, w]) => c !== BASE && w > 0)));
+  const routed = decisions.flatMap((_, i) => (Object.keys(mixes[i]!).length === 0 ? [] : [i]));
+  const pending = routed.length > 0 ? s.experts.encodeMixed(routed.map((i) => queries[i]!), routed.map((i) => mixes[i]!), one) : undefined;
 
   const vecs = baseVecs;
   if (pending) {
@@ -53,6 +57,8 @@ export async function searchBatch(s: EngineState, queries: readonly string[], k:
   const hits = await s.store.search(vecs, k);
   return decisions.map((dec, i) => ({
     expert: dec.expert,
+    weights: { ...decisionWeights(dec) },
+    explanation: explainDecision(dec, s.rule),
     scores: dec.scores,
     ...(dec.note !== undefined ? { routingNote: dec.note } : {}),
     hits: hits[i]!.map((h) => ({ id: h.id, score: h.score, title: h.title, snippet: snippet(h.text, queries[i]!) })),
@@ -78,6 +84,6 @@ function decide(s: EngineState, baseVecs: Float32Array): Decision[] {
   return route(lib, baseVecs, s.rule, allowed).map((dec) => {
     const scores: Record<string, number> = {};
     for (const [e, v] of Object.entries(dec.scores)) if (Number.isFinite(v)) scores[e] = v;
-    return { expert: dec.expert, scores, ...(note ? { note } : {}) };
+    return { ...dec, scores, ...(note ? { note } : {}) };
   });
 }

@@ -76,23 +76,25 @@ function renderResults(r) {
 function renderRouting(r) {
   $("routing-panel").hidden = false;
   $("chosen-expert").textContent = r.expert;
-  const entries = Object.entries(r.scores).sort((a, b) => b[1] - a[1]);
+  $("routing-explanation").textContent = r.explanation || "";
+  // Each candidate's share of the query's embedding (1 for the chosen one when routing is hard);
+  // the raw routing similarity is in the tooltip, for those who want it.
+  const names = [...new Set([...Object.keys(r.weights || {}), ...Object.keys(r.scores)])];
+  const share = (n) => (r.weights && r.weights[n]) || 0;
+  names.sort((a, b) => share(b) - share(a) || (r.scores[b] ?? -Infinity) - (r.scores[a] ?? -Infinity));
   const bars = $("score-bars");
   bars.replaceChildren();
-  if (entries.length === 0) bars.append(el("p", { class: "muted small", text: "No pilot library: every query uses the base model." }));
-  // Dot-product scores sit close together; scale between the lowest and highest so the
-  // differences that decide the route are visible (the number shows the raw score).
-  const vals = entries.map(([, v]) => v);
-  const lo = Math.min(...vals), hi = Math.max(...vals);
-  for (const [name, v] of entries) {
-    const width = hi > lo ? 12 + (88 * (v - lo)) / (hi - lo) : 100;
+  if (Object.keys(r.scores).length === 0) bars.append(el("p", { class: "muted small", text: "No pilot library: every query uses the base model." }));
+  else for (const name of names) {
+    const w = share(name);
     const fill = el("div", { class: "bar-fill" });
-    fill.style.width = `${width.toFixed(1)}%`;
+    fill.style.width = `${(2 + 98 * w).toFixed(1)}%`;
+    const sim = r.scores[name];
     bars.append(
-      el("div", { class: `bar${name === r.expert ? " chosen" : ""}`, "data-expert": name, role: "img", "aria-label": `${name}: ${v.toFixed(4)}` },
+      el("div", { class: `bar${name === r.expert ? " chosen" : ""}`, "data-expert": name, role: "img", "aria-label": `${name}: ${Math.round(w * 100)}% of the query's embedding`, title: sim === undefined ? "no pilots" : `routing similarity ${sim.toFixed(4)}` },
         el("span", { class: "bar-label", text: name }),
         el("div", { class: "bar-track" }, fill),
-        el("span", { class: "bar-value", text: v.toFixed(4) })),
+        el("span", { class: "bar-value", text: `${Math.round(w * 100)}%` })),
     );
   }
   $("routing-note").hidden = !r.routingNote;

@@ -1,0 +1,27 @@
+/**
+ * What the router did, in words a user reads: the experts' shares of the mix, or why the query
+ * stayed with the base. The API and the web page show this instead of raw similarities.
+ */
+import { BASE, decisionWeights, type RoutingDecision, type RoutingRule } from "./types.js";
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+const name = (c: string): string => (c === BASE ? "the base model" : c);
+
+export function explainDecision(d: RoutingDecision, rule: RoutingRule): string {
+  const ranked = Object.entries(d.scores)
+    .filter(([, s]) => Number.isFinite(s))
+    .sort((a, b) => b[1] - a[1]);
+  if (ranked.length === 0) return "";
+  const [top, topScore] = ranked[0]!;
+  if (d.stayedWithBase === "out-of-domain") {
+    return `No expert fits this query: the closest pilots (${name(top)}, similarity ${topScore.toFixed(2)}) are below the ${rule.minScore} an expert needs, so the base model answers.`;
+  }
+  const mix = Object.entries(decisionWeights(d)).filter(([, w]) => w >= 0.005).sort((a, b) => b[1] - a[1]);
+  if (mix.length > 1) return `A mix: ${mix.map(([c, w]) => `${name(c)} ${pct(w)}`).join(", ")} (by how close each one's pilots are).`;
+  if (d.expert === BASE) {
+    if (top !== BASE && rule.baseBias) return `${top}'s pilots are closest, but not by the margin an expert must beat the base by (${rule.baseBias}), so the base model answers.`;
+    return "The base model's pilots are closest: no expert is expected to do better on this query.";
+  }
+  const base = d.scores[BASE];
+  return `Routed to ${d.expert}: its pilots are the closest${base !== undefined && Number.isFinite(base) ? ` (similarity ${d.scores[d.expert]!.toFixed(2)} vs the base's ${base.toFixed(2)})` : ""}.`;
+}
