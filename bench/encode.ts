@@ -1,90 +1,163 @@
 /**
- * Corpus-encoding benchmark on scifact's 5,183 documents: docs/s, tokens/s and effective
- * GFLOP/s of the encoder, beside a plain ORT MatMul's GFLOP/s measured in the same run (the
- * GEMM ceiling), at 1 and 2 threads. Writes bench/results/encode.json and prints a table.
+ * Corpus-encoding benchmark against the peer, in one run: transformers.js (fp32, the library a
+ * TypeScript user would pick) and our encoder in each precision and fusion variant, on the same
+ * scifact texts, in the same length-sorted batches of 32, with the same ORT thread count.
+ * Variants are interleaved batch by batch (each batch runs through every variant, in rotating
+ * order) so the load other processes put on the machine falls on all of them alike. Prints
+ * docs/s, tokens/s and the ratio to transformers.js; writes bench/results/encode.json.
  *
- *   npx tsx bench/encode.ts [--docs N] [--threads 1,2]
+ * transformers.js needs a model folder with an ONNX file and may not download one: its
+ * onnx/model.onnx is emitted from our graph IR in HuggingFace's export form (unfused, inputs
+ * input_ids/attention_mask/token_type_ids, output last_hidden_state), from the same packaged
+ * weights; its pipeline then pools and normalises in JS as it does for any user.
+ *
+ *   npx tsx bench/encode.ts [--docs 1024] [--threads <cores>] [--variants tjs,fp32,fp32-plain,int8,int8-plain]
  */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { Graph } from "../src/graph/ir.js";
-import * as op from "../src/graph/ops.js";
-import { CompiledGraph } from "../src/graph/session.js";
+import { env, pipeline, type FeatureExtractionPipeline } from "@huggingface/transformers";
 import { documentText, loadCorpus } from "../src/data/beir.js";
-import { Encoder, loadModel } from "../src/model/encoder.js";
-import { defaultModelSpec, type BertConfig } from "../src/model/spec.js";
+import type { Node } from "../src/graph/ir.js";
+import { emitOnnx } from "../src/graph/onnx.js";
+import { buildBertGraph, NO_FUSIONS, type Fusions, type Precision } from "../src/model/bert-graph.js";
+import { Encoder, loadModel, type LoadedModel } from "../src/model/encoder.js";
+import { defaultModelSpec } from "../src/model/spec.js";
+import { defaultCacheDir } from "../src/vectors/encode-corpus.js";
 import { sharedDatasetsDir, projectRoot } from "../src/util/paths.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 
-const { values } = parseArgs({ options: { docs: { type: "string" }, threads: { type: "string", default: "1,2" } } });
+const { values } = parseArgs({
+  options: {
+    docs: { type: "string", default: "1024" },
+    threads: { type: "string", default: String(availableParallelism()) },
+    variants: { type: "string", default: "tjs,fp32-plain,fp32,int8-plain,int8" },
+    batch: { type: "string", default: "32" },
+  },
+});
 const datasets = sharedDatasetsDir();
 if (!datasets) {
   console.error("bench/encode: ../shared/datasets is absent; nothing to measure");
   process.exit(0);
 }
+const threads = Number(values.threads);
+const batchSize = Number(values.batch);
 
-/** FLOPs of one sequence of `s` real tokens through a BERT encoder (multiply-add = 2). */
-export function bertFlops(cfg: BertConfig, s: number): number {
-  const h = cfg.hiddenSize;
-  const perLayer = 2 * s * h * h * 4 + 2 * s * h * cfg.intermediateSize * 2 + 2 * s * s * h * 2;
-  return perLayer * cfg.numLayers;
+/**
+ * Our variants by name: "fp32"/"int8" with the default fused kernels, "-plain" with none, and
+ * "+attention", "+skipLayerNorm", "+biasGelu" with that one alone (to measure each by itself).
+ */
+function ourVariant(name: string): { precision: Precision; fusions?: Fusions } | undefined {
+  const m = /^(fp32|int8)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?$/.exec(name);
+  if (!m) return undefined;
+  if (m[2]) return { precision: m[1] as Precision, fusions: NO_FUSIONS };
+  if (m[3]) return { precision: m[1] as Precision, fusions: { ...NO_FUSIONS, [m[3]]: true } };
+  return { precision: m[1] as Precision };
 }
 
-async function matmulGflops(threads: number): Promise<number> {
-  // The FFN's GEMM at a typical batch: [4096 tokens, 384] x [384, 1536].
-  const [m, k, n] = [4096, 384, 1536];
-  const g = new Graph();
-  const x = g.input("x", "float32", [m, k]);
-  const w = g.initializer("w", { shape: [k, n], data: Float32Array.from({ length: k * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5) });
-  g.output(op.matmul(g, x, w));
-  const s = await CompiledGraph.create(g, { threads });
-  const feed = { x: { data: Float32Array.from({ length: m * k }, (_, i) => ((i * 104729) % 997) / 997 - 0.5), dims: [m, k] } };
-  for (let i = 0; i < 3; i++) await s.run(feed);
-  const reps = 20;
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await s.run(feed);
-  const sec = (performance.now() - t0) / 1000;
-  await s.release();
-  return (2 * m * k * n * reps) / sec / 1e9;
+/**
+ * The model folder transformers.js loads: config, tokenizer (truncating at 256 like ours, the
+ * sentence-transformers length) and onnx/model.onnx emitted from our unfused fp32 graph with
+ * HuggingFace's export interface.
+ */
+function peerModelDir(model: LoadedModel): string {
+  const dir = join(defaultCacheDir(), "bench-peer", model.spec.id.replace(/[^A-Za-z0-9._-]/g, "_"));
+  mkdirSync(join(dir, "onnx"), { recursive: true });
+  copyFileSync(join(model.spec.dir, "config.json"), join(dir, "config.json"));
+  const tok = JSON.parse(readFileSync(model.spec.tokenizerPath, "utf8")) as Record<string, unknown>;
+  writeFileSync(join(dir, "tokenizer.json"), JSON.stringify({ ...tok, truncation: null, padding: null }));
+  writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify({
+    tokenizer_class: "BertTokenizer", do_lower_case: true, model_max_length: model.spec.maxLength,
+    cls_token: "[CLS]", sep_token: "[SEP]", pad_token: "[PAD]", unk_token: "[UNK]", mask_token: "[MASK]",
+  }));
+  const bg = buildBertGraph(model.spec.config, model.weights, { pooling: model.spec.pooling, normalize: false, fusions: NO_FUSIONS });
+  const g = bg.graph;
+  // HF's export computes position ids in-graph and takes token_type_ids; ours feeds positions.
+  g.input("token_type_ids", "int64", ["batch", "seq"]); // unused: single-segment inputs are all zeros
+  g.inputs.splice(g.inputs.indexOf(bg.positionIds), 1);
+  const shape = g.newValue("int64", [2], "hf_shape");
+  const seqLen = g.newValue("int64", [], "hf_seq_len");
+  const nodes: Node[] = [
+    { op: "Shape", inputs: [bg.inputIds], outputs: [shape], attrs: {} },
+    { op: "Gather", inputs: [shape, g.constant(1, "int64")], outputs: [seqLen], attrs: { axis: { i: 0 } } },
+    { op: "Range", inputs: [g.constant(0, "int64"), seqLen, g.constant(1, "int64")], outputs: [bg.positionIds], attrs: {} },
+  ];
+  const hidden = g.newValue("float32", ["batch", "seq", model.spec.config.hiddenSize], "last_hidden_state");
+  g.nodes.unshift(...nodes);
+  g.nodes.push({ op: "Identity", inputs: [bg.hidden], outputs: [hidden], attrs: {} });
+  g.outputs.splice(0, g.outputs.length, hidden);
+  writeFileSync(join(dir, "onnx", "model.onnx"), emitOnnx(g, "bert-hf-export-form"));
+  return dir;
 }
 
 const corpus = await loadCorpus(join(datasets, "scifact"));
-const limit = values.docs ? Number(values.docs) : corpus.length;
-const texts = corpus.slice(0, limit).map(documentText);
+const texts = corpus.slice(0, Number(values.docs)).map(documentText);
 const model = loadModel(defaultModelSpec());
-const rows: Record<string, number | string>[] = [];
-for (const threads of values.threads!.split(",").map(Number)) {
-  const gemmBefore = await matmulGflops(threads);
-  const enc = await Encoder.create(model, { threads });
-  const seqs = enc.tokenize(texts);
-  const tokens = seqs.reduce((a, s) => a + s.length, 0);
-  const flops = seqs.reduce((a, s) => a + bertFlops(model.spec.config, s.length), 0);
-  await enc.encode(texts.slice(0, 64)); // warm-up
-  const t0 = performance.now();
-  await enc.encode(texts, {
-    onProgress: (p) => {
-      if (p.done % 640 < 32) process.stderr.write(`\r  threads ${threads}: ${p.done}/${p.total} docs`);
-    },
-  });
-  const sec = (performance.now() - t0) / 1000;
-  process.stderr.write("\n");
-  await enc.close();
-  const gemmAfter = await matmulGflops(threads);
-  const gemm = (gemmBefore + gemmAfter) / 2;
-  const gflops = flops / sec / 1e9;
-  rows.push({
-    threads,
-    docs: texts.length,
-    seconds: +sec.toFixed(2),
-    docsPerSec: +(texts.length / sec).toFixed(1),
-    tokensPerSec: Math.round(tokens / sec),
-    encoderGflops: +gflops.toFixed(1),
-    matmulGflops: +gemm.toFixed(1),
-    fractionOfGemm: +(gflops / gemm).toFixed(2),
-  });
+// Length-sorted (longest first, as makeBatches does), then cut into batches every variant shares.
+const lens = texts.map((t) => model.tokenizer.encode(t).length);
+const order = texts.map((_, i) => i).sort((a, b) => lens[b]! - lens[a]! || a - b);
+const batches: { texts: string[]; tokens: number }[] = [];
+for (let i = 0; i < order.length; i += batchSize) {
+  const rows = order.slice(i, i + batchSize);
+  batches.push({ texts: rows.map((r) => texts[r]!), tokens: rows.reduce((a, r) => a + lens[r]!, 0) });
 }
+const totalTokens = lens.reduce((a, b) => a + b, 0);
+
+type Run = (texts: string[]) => Promise<unknown>;
+const names = values.variants!.split(",");
+const runs = new Map<string, { run: Run; close: () => Promise<void> }>();
+const startup = new Map<string, number>();
+for (const name of names) {
+  const t0 = performance.now();
+  if (name === "tjs") {
+    env.allowRemoteModels = false;
+    env.localModelPath = join(peerModelDir(model), "..");
+    const id = model.spec.id.replace(/[^A-Za-z0-9._-]/g, "_");
+    const extractor: FeatureExtractionPipeline = await pipeline("feature-extraction", id, { dtype: "fp32", device: "cpu", session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 } });
+    runs.set(name, { run: (t) => extractor(t, { pooling: "mean", normalize: true }), close: () => extractor.dispose() });
+  } else {
+    const v = ourVariant(name);
+    if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu)`);
+    const enc = await Encoder.create(model, { threads, precision: v.precision, fusions: v.fusions });
+    runs.set(name, { run: (t) => enc.encode(t, { batchSize }), close: () => enc.close() });
+  }
+  startup.set(name, performance.now() - t0);
+}
+
+// Warm-up: one short batch each (first-run allocations).
+for (const name of names) await runs.get(name)!.run(batches[batches.length - 1]!.texts);
+const seconds = new Map(names.map((n) => [n, 0]));
+const load0 = loadavg()[0]!;
+for (let b = 0; b < batches.length; b++) {
+  for (let j = 0; j < names.length; j++) {
+    const name = names[(b + j) % names.length]!;
+    const t0 = performance.now();
+    await runs.get(name)!.run(batches[b]!.texts);
+    seconds.set(name, seconds.get(name)! + (performance.now() - t0) / 1000);
+  }
+  if (b % 4 === 3) process.stderr.write(`\r  batch ${b + 1}/${batches.length}`);
+}
+process.stderr.write("\n");
+const load1 = loadavg()[0]!;
+for (const r of runs.values()) await r.close();
+
+const peer = names.includes("tjs") ? texts.length / seconds.get("tjs")! : undefined;
+const rows = names.map((name) => {
+  const sec = seconds.get(name)!;
+  const docsPerSec = texts.length / sec;
+  return {
+    variant: name === "tjs" ? "transformers.js 4.3.1 fp32" : name,
+    seconds: +sec.toFixed(2),
+    docsPerSec: +docsPerSec.toFixed(1),
+    tokensPerSec: Math.round(totalTokens / sec),
+    ratioToTransformersJs: peer ? +(docsPerSec / peer).toFixed(2) : null,
+    startupSeconds: +(startup.get(name)! / 1000).toFixed(2),
+  };
+});
 console.table(rows);
+console.log(`load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${threads} threads, ${texts.length} docs, ${batches.length} batches of ${batchSize}`);
 const out = join(projectRoot, "bench", "results", "encode.json");
-writeJsonAtomic(out, { date: new Date().toISOString(), model: model.spec.id, cpu: (await import("node:os")).cpus()[0]?.model, rows });
+writeJsonAtomic(out, { date: new Date().toISOString(), model: model.spec.id, cpu: cpus()[0]?.model, threads, docs: texts.length, batchSize, loadAverage: [load0, load1], rows });
 console.log(`written ${out}`);

@@ -28,9 +28,18 @@ import { rng } from "../src/util/random.js";
 const { values } = parseArgs({ options: { experts: { type: "string", default: join(projectRoot, "results", "experts") }, reps: { type: "string", default: "5" } } });
 const model = loadModel(defaultModelSpec());
 const cfg = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
+// A trained expert where one exists, else a random one (same shapes, so the same cost); which
+// is which goes into the results, and a stand-in is announced.
+const sources: Record<string, string> = {};
 const experts: LoraExpert[] = ["scifact", "arguana", "cosqa"].map((name, i) => {
   const dir = join(values.experts!, name);
-  return existsSync(join(dir, "adapter_config.json")) ? loadExpert(dir, model, { id: name }) : randomExpert(model, cfg, i + 1, { id: name });
+  if (existsSync(join(dir, "adapter_config.json"))) {
+    sources[name] = dir;
+    return loadExpert(dir, model, { id: name });
+  }
+  sources[name] = `random (seed ${i + 1}): no adapter in ${dir}`;
+  console.warn(`bench/routing: ${name}: no adapter in ${dir}; timing a random expert of the same shape instead`);
+  return randomExpert(model, cfg, i + 1, { id: name });
 });
 const base = await Encoder.create(model, { threads: 1 });
 const enc = await ExpertEncoder.create(model, experts, { threads: 1 });
@@ -103,7 +112,7 @@ for (const batch of [1, 32]) {
 }
 console.table(rows);
 const out = join(projectRoot, "bench", "results", "routing.json");
-writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), pilots: lib.pilots.length, rows });
+writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), expertSources: sources, pilots: lib.pilots.length, rows });
 console.log(`written ${out}`);
 await base.close();
 await enc.close();

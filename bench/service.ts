@@ -1,8 +1,11 @@
 /**
  * Load benchmark for `routerretriever serve`, loopback only, bounded in requests and time.
  *
- *   npx tsx bench/service.ts [--seconds 20] [--max-requests 3000] [--threads 1] [--k 10]
+ *   npx tsx bench/service.ts [--seconds 20] [--max-requests 3000] [--configs "1:fp32;2:fp32;2:int8"] [--k 10]
  *
+ * Each config ("threads:precision") gets its own server and store; levels are interleaved
+ * (every config runs 1 client, then every config 8, ...) so machine load falls on all alike,
+ * and the table gives each config's throughput as a ratio to the first one's.
  * Starts the real CLI server in a child process over the committed demo corpus (600 documents)
  * with synthetic experts and pilots (bench/service-setup.ts), then, for 1, 8 and 32 concurrent
  * clients, sends POST /api/search with demo queries (seeded order) until the time or request
@@ -10,7 +13,7 @@
  * sizes; any non-200 reply fails the run (exit 1). Writes bench/results/service.json.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot } from "../src/util/paths.js";
@@ -106,38 +109,60 @@ async function runLevel(url: string, clients: number, queries: readonly string[]
   };
 }
 
+interface Config {
+  readonly threads: number;
+  readonly precision: string;
+}
+
+function parseConfigs(): Config[] {
+  const i = process.argv.indexOf("--configs");
+  const spec = i >= 0 ? process.argv[i + 1]! : `1:fp32;${availableParallelism()}:fp32;${availableParallelism()}:int8`;
+  return spec.split(";").map((c) => {
+    const [t, p] = c.split(":");
+    const threads = Number(t);
+    if (!Number.isInteger(threads) || threads <= 0 || (p !== "fp32" && p !== "int8")) throw new Error(`--configs: "${c}" is not threads:fp32|int8`);
+    return { threads, precision: p };
+  });
+}
+
 async function main(): Promise<void> {
   const seconds = arg("--seconds", 20);
   const maxRequests = arg("--max-requests", 3000);
-  const threads = arg("--threads", 1);
+  const configs = parseConfigs();
   const k = arg("--k", 10);
   const loadAtStart = Math.round(loadavg()[0]! * 100) / 100;
   const dir = mkdtempSync(join(tmpdir(), "rr-bench-service-"));
-  let server: Awaited<ReturnType<typeof spawnServer>> | undefined;
+  const servers: Awaited<ReturnType<typeof spawnServer>>[] = [];
   try {
-    console.error("preparing synthetic experts and pilots ...");
-    const setup = await prepareDemoRouting(dir);
-    console.error("starting the server (indexes the demo corpus on first run) ...");
-    server = await spawnServer(
-      ["--store", setup.storeDir, "--experts", setup.expertsDir, "--pilots", setup.pilotsPath, "--corpus", setup.corpusPath, "--port", "0", "--read-only", "--threads", String(threads)],
-      (line) => {
-        if (!line.startsWith("indexing")) console.error(`  server: ${line}`);
-      },
-    );
-    if (!/^http:\/\/(127\.|\[::1\])/.test(server.url)) throw new Error(`refusing to load a non-loopback server: ${server.url}`);
     const queries = shuffled(demoQueries().map((q) => q.text), rng(7));
-    await runLevel(server.url, 4, queries, k, 60, WARMUP);
-
-    const results: LevelResult[] = [];
-    for (const clients of LEVELS) {
-      console.error(`${clients} concurrent client(s): up to ${maxRequests} requests or ${seconds} s ...`);
-      results.push(await runLevel(server.url, clients, queries, k, seconds, maxRequests));
+    for (const [ci, c] of configs.entries()) {
+      console.error(`config ${c.threads}:${c.precision}: preparing synthetic experts and pilots ...`);
+      const setup = await prepareDemoRouting(join(dir, String(ci)));
+      console.error("starting the server (indexes the demo corpus on first run) ...");
+      const server = await spawnServer(
+        ["--store", setup.storeDir, "--experts", setup.expertsDir, "--pilots", setup.pilotsPath, "--corpus", setup.corpusPath, "--port", "0", "--read-only", "--threads", String(c.threads), "--precision", c.precision],
+        (line) => {
+          if (!line.startsWith("indexing")) console.error(`  server: ${line}`);
+        },
+      );
+      servers.push(server);
+      if (!/^http:\/\/(127\.|\[::1\])/.test(server.url)) throw new Error(`refusing to load a non-loopback server: ${server.url}`);
+      await runLevel(server.url, 4, queries, k, 60, WARMUP);
     }
 
+    const results: (LevelResult & Config)[] = [];
+    for (const clients of LEVELS) {
+      for (const [ci, c] of configs.entries()) {
+        console.error(`${c.threads}:${c.precision}, ${clients} concurrent client(s): up to ${maxRequests} requests or ${seconds} s ...`);
+        results.push({ ...c, ...(await runLevel(servers[ci]!.url, clients, queries, k, seconds, maxRequests)) });
+      }
+    }
+
+    const first = (clients: number): number => results.find((r) => r.clients === clients)!.throughputPerSecond;
     const table = [
-      "| clients | requests | errors | throughput (req/s) | p50 (ms) | p99 (ms) | mean batch |",
-      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...results.map((r) => `| ${r.clients} | ${r.requests} | ${r.errors} | ${r.throughputPerSecond} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.meanBatchSize} |`),
+      "| threads | precision | clients | requests | errors | throughput (req/s) | vs first config | p50 (ms) | p99 (ms) | mean batch |",
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...results.map((r) => `| ${r.threads} | ${r.precision} | ${r.clients} | ${r.requests} | ${r.errors} | ${r.throughputPerSecond} | ${(r.throughputPerSecond / first(r.clients)).toFixed(2)}x | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.meanBatchSize} |`),
     ].join("\n");
     console.log(table);
     const out = {
@@ -150,7 +175,7 @@ async function main(): Promise<void> {
         queries: `demo/queries.jsonl (${queries.length} test queries, seeded order; arguana's are whole arguments, up to 256 tokens)`,
         experts: "random LoRA (rank 8, alpha 32, query+value) for scifact, arguana, cosqa; synthetic pilots from the demo queries",
         k,
-        ortThreads: threads,
+        configs,
         batching: { maxWaitMs: 5, maxBatch: 32 },
         bounds: { secondsPerLevel: seconds, maxRequestsPerLevel: maxRequests },
       },
@@ -164,7 +189,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   } finally {
-    await server?.stop();
+    for (const server of servers) await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -104,7 +104,7 @@ async function compare(label: string, spec: StoreSpec, ids: string[], titles: st
   const db = await startPgliteServer();
   try {
     console.error(`${label}: flat store ...`);
-    const flat = openFlatStore(join(dir, "flat"), spec);
+    const flat = await openFlatStore(join(dir, "flat"), spec);
     for (let i = 0; i < ids.length; i += 4096) {
       const n = Math.min(4096, ids.length - i);
       await flat.append(ids.slice(i, i + n).map((id, j) => ({ id, title: titles[i + j]!, text: texts[i + j]! })), vectors.subarray(i * spec.dims, (i + n) * spec.dims));

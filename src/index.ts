@@ -6,6 +6,7 @@
  *   const rr = await RouterRetriever.open({ store: "my-store", expertsDir: "experts", pilotsPath: "pilots.json" });
  */
 export { RouterRetrieverError, type ErrorCode } from "./errors.js";
+export type { JsonValue } from "./util/json.js";
 
 // The engine: open (or create) a store, search with routing, add/remove experts and documents.
 export * from "./engine/index.js";
@@ -15,7 +16,7 @@ export { startService, checkServiceOptions, SERVICE_VERSION, type ServiceOptions
 export { demoPaths, type DemoPaths } from "./service/demo.js";
 // Storage: the embedded flat folder or PostgreSQL + pgvector, behind one interface.
 export { openStore, isPostgresUrl, redactStoreLocation, type OpenStoreOptions } from "./store/open.js";
-export type { Store, StoreSpec, StoreIntegrity, DocumentHit, ExpertsState, ExpertsChange } from "./store/types.js";
+export type { Store, StoreSpec, StoreIntegrity, ExpertsState, ExpertsChange } from "./store/types.js";
 
 // Model: HF-layout BERT folders, tokenizer, encoder.
 export { defaultModelSpec, loadModelSpec, resolveModelSpec, DEFAULT_MODEL_ID, type ModelSpec, type BertConfig, type Pooling, type LoadSpecOptions } from "./model/spec.js";
@@ -33,13 +34,13 @@ export { CompiledGraph, type SessionOptions } from "./graph/session.js";
 
 // Index: exact search, on-disk store, corpus-vector cache.
 export { topK, type Hit } from "./vectors/topk.js";
-export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type SearchHit, type SearchOptions } from "./vectors/store.js";
-export { encodeCorpusCached, corpusCacheKey, type CachedCorpus } from "./vectors/cache.js";
-export { corpusVectors, defaultCacheDir } from "./vectors/encode-corpus.js";
+export { createIndex, openIndex, VectorIndex, type IndexManifest, type IndexSpec, type DocumentHit, type SearchOptions } from "./vectors/store.js";
+export { corpusCacheKey, type CachedCorpus } from "./vectors/cache.js";
+export { corpusVectors, defaultCacheDir, type CorpusDoc, type CorpusVectorsOptions } from "./vectors/encode-corpus.js";
 
 // Evaluation: BEIR loading, trec_eval metrics, whole-dataset evaluation.
 export * from "./evaluation/index.js";
-export { evaluateDataset, retrieve, corpusIndexFor, ignoreIdenticalIdsFor, type DatasetEvaluation, type EvaluateDatasetOptions, type QueryEncoder } from "./evaluation/evaluate.js";
+export { evaluateDataset, retrieve, ignoreIdenticalIdsFor, type DatasetEvaluation, type EvaluateDatasetOptions, type QueryEncoder } from "./evaluation/evaluate.js";
 
 // Experts: PEFT-format LoRA adapters and the multi-expert encoder.
 export * from "./experts/index.js";

@@ -13,10 +13,11 @@ import { evaluateDataset } from "../src/evaluation/evaluate.js";
 import { Encoder } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { sharedDatasetsDir } from "../src/util/paths.js";
+import { REAL_DATA, sharedForTests } from "./support/shared.js";
 
-const datasets = sharedDatasetsDir();
-const enabled = process.env.RR_REAL_DATA === "1" && datasets !== undefined;
-if (!enabled) console.warn(`scifact-published skipped: ${datasets ? "set RR_REAL_DATA=1 to run it" : "../shared/datasets is absent"}`);
+const datasets = sharedForTests(sharedDatasetsDir(), "../shared/datasets (or ROUTERRETRIEVER_DATASETS)", "scifact-published");
+const enabled = REAL_DATA && datasets !== undefined;
+if (datasets !== undefined && !enabled) console.warn("scifact-published skipped: set RR_REAL_DATA=1 to run it");
 
 describe.skipIf(!enabled)("SciFact with all-MiniLM-L6-v2 (published: nDCG@10 64.51)", () => {
   it("reproduces the published nDCG@10 within 0.2 points", async () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_RULE, PAPER_RULE, type RoutingRule } from "../routing/types.js";
 /** Options and helpers every command shares: model choice, threads, output mode, errors. */
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
@@ -43,6 +44,16 @@ export function precisionFlag(flags: ModelFlags): Precision {
   const p = flags.precision ?? "fp32";
   if (!(PRECISIONS as readonly string[]).includes(p)) throw new RouterRetrieverError("BAD_INPUT", `--precision must be ${PRECISIONS.join(" or ")}, got "${p}"`);
   return p as Precision;
+}
+
+/** `--router default|paper`: the setting chosen on dev (DEFAULT_RULE) or the paper's hard mean/dot rule. */
+export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on dev, results/experiment) | paper (hard, mean over pilots, dot product)", "default"] as const;
+
+export function routerFlag(value: string | undefined): RoutingRule {
+  const v = value ?? "default";
+  if (v === "default") return DEFAULT_RULE;
+  if (v === "paper") return PAPER_RULE;
+  throw new RouterRetrieverError("BAD_INPUT", `--router must be default or paper, got "${v}"`);
 }
 
 export function positiveInt(value: string, flag: string): number {

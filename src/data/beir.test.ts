@@ -12,6 +12,7 @@ import {
   loadGeneratedQueries,
   loadQrels,
   loadQueries,
+  readDocumentsJsonl,
 } from "./beir.js";
 import { readLines } from "./lines.js";
 
@@ -127,6 +128,28 @@ describe("loading a BEIR folder", () => {
       ["a", "x"],
       ["b", "é"],
     ]);
+  });
+});
+
+describe("one document reader for BEIR corpora and user document files", () => {
+  it("reads a null title as an empty one, on both paths", async () => {
+    const rows = jsonl({ _id: "a", title: null, text: "x" }, { id: "b", title: "T", text: "y" });
+    const dir = dataset({ "corpus.jsonl": rows, "docs.jsonl": rows });
+    const want = [
+      { id: "a", title: "", text: "x" },
+      { id: "b", title: "T", text: "y" },
+    ];
+    expect(await loadCorpus(dir)).toEqual(want);
+    expect(await readDocumentsJsonl(join(dir, "docs.jsonl"))).toEqual(want);
+  });
+
+  it("refuses an _id and an id that disagree, and a repeated id, naming the line", async () => {
+    const dir = dataset({
+      "a.jsonl": jsonl({ _id: "a", id: "a", text: "x" }, { _id: "b", id: "c", text: "y" }),
+      "b.jsonl": jsonl({ id: "a", text: "x" }, { _id: "a", text: "y" }),
+    });
+    expect((await rejection(readDocumentsJsonl(join(dir, "a.jsonl")))).message).toMatch(/a\.jsonl:2: _id "b" and id "c" disagree/);
+    expect((await rejection(readDocumentsJsonl(join(dir, "b.jsonl")))).message).toMatch(/b\.jsonl:2: duplicate document id "a" \(first at line 1\)/);
   });
 });
 

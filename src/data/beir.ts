@@ -3,11 +3,14 @@ import { basename, join } from "node:path";
 import { RouterRetrieverError, parseError } from "../errors.js";
 import { readLines, resolveDataFile } from "./lines.js";
 
-/** A corpus document as BEIR stores it; the text to embed is `documentText(doc)`. */
+/**
+ * A document as BEIR stores it (and as the engine stores it: engine/types.ts StoredDocument);
+ * the text to embed is `documentText(doc)`.
+ */
 export interface Doc {
-  id: string;
-  title: string;
-  text: string;
+  readonly id: string;
+  readonly title: string;
+  readonly text: string;
 }
 
 export interface Query {
@@ -51,9 +54,18 @@ function pythonStrip(s: string): string {
   return s.replace(PY_STRIP, "");
 }
 
-/** corpus.jsonl (or corpus.jsonl.gz): one `{"_id", "title", "text"}` object per line. */
+/** corpus.jsonl (or corpus.jsonl.gz) of a BEIR folder, read by `readDocumentsJsonl`. */
 export async function loadCorpus(dir: string): Promise<Doc[]> {
-  const path = resolveDataFile(dir, "corpus.jsonl");
+  return readDocumentsJsonl(resolveDataFile(dir, "corpus.jsonl"));
+}
+
+/**
+ * The one reader of document files: BEIR corpora and the documents users bring to `serve
+ * --corpus` alike. One `{"_id" (or "id"), "title", "text"}` object per line, gzipped when the
+ * name ends in .gz; a missing or null title is an empty one; blank lines are skipped; a repeated
+ * id is an error. Errors name the file and line.
+ */
+export async function readDocumentsJsonl(path: string): Promise<Doc[]> {
   const docs: Doc[] = [];
   const seen = new Map<string, number>();
   for await (const { text, lineNo } of readLines(path)) {
@@ -212,10 +224,14 @@ function parseJsonLine(path: string, lineNo: number, text: string): JsonObject |
   return value as JsonObject;
 }
 
+/** BEIR's "_id", or "id" (what people write by hand); both present must agree. */
 function requireId(path: string, lineNo: number, obj: JsonObject): string {
-  const id = obj["_id"];
-  if (id === undefined) throw parseError(path, lineNo, "missing _id");
+  const id = obj["_id"] ?? obj["id"];
+  if (id === undefined) throw parseError(path, lineNo, "missing _id (or id)");
   if (typeof id !== "string" || id === "") throw parseError(path, lineNo, "_id must be a non-empty string");
+  if (obj["_id"] !== undefined && obj["id"] !== undefined && obj["_id"] !== obj["id"]) {
+    throw parseError(path, lineNo, `_id ${JSON.stringify(obj["_id"])} and id ${JSON.stringify(obj["id"])} disagree`);
+  }
   return id;
 }
 

@@ -2,15 +2,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sharedDatasetsDir } from "../util/paths.js";
+import { sharedForTests } from "../../test/support/shared.js";
 import { listQrelsSplits, loadBeirDataset, loadGeneratedQueries, loadQrels, type BeirDataset } from "./beir.js";
 
-// The shared datasets live outside the checkout; without them these tests skip, saying so.
-const root = sharedDatasetsDir();
-if (!root) {
-  console.warn(
-    "[evaluation] skipping shared-dataset tests: ../shared/datasets not found (set ROUTERRETRIEVER_DATASETS to its path)",
-  );
-}
+// The shared datasets live outside the checkout; without them these tests skip, saying so
+// (and fail under RR_REAL_DATA=1).
+const root = sharedForTests(sharedDatasetsDir(), "../shared/datasets (or ROUTERRETRIEVER_DATASETS)", "the shared-dataset tests");
 
 // Counts from /work/shared/datasets/MANIFEST.md.
 const EXPECTED: Record<string, { docs: number; testQueries: number }> = {

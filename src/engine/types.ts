@@ -1,8 +1,10 @@
 /** The engine's public vocabulary: what a user of `RouterRetriever` passes in and gets back. */
+import type { Doc } from "../data/beir.js";
 import type { Precision } from "../model/bert-graph.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { RoutingRule } from "../routing/types.js";
 import type { StoreIntegrity } from "../store/types.js";
+import type { DocumentHit } from "../vectors/store.js";
 
 export interface OpenProgress {
   /** What is happening now: loading the model, compiling sessions, loading experts, ... */
@@ -50,16 +52,11 @@ export interface DocumentInput {
   readonly text: string;
 }
 
-export interface StoredDocument {
-  readonly id: string;
-  readonly title: string;
-  readonly text: string;
-}
+/** A document as stored: the data layer's document (a missing title is ""). */
+export type StoredDocument = Doc;
 
-export interface SearchHit {
-  readonly id: string;
-  /** Dot product of the (normalised) query and document embeddings. */
-  readonly score: number;
+/** A document hit (its id and dot-product score, vectors/store.ts) as the engine returns it. */
+export interface SearchHit extends Pick<DocumentHit, "id" | "score"> {
   readonly title: string;
   /** A short window of the text, placed at the first query word it contains. */
   readonly snippet: string;

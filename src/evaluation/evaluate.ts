@@ -7,7 +7,7 @@ import type { Encoder } from "../model/encoder.js";
 import type { CacheProgress } from "../vectors/cache.js";
 import { corpusVectors } from "../vectors/encode-corpus.js";
 import type { VectorIndex } from "../vectors/store.js";
-import { documentText, type BeirDataset } from "../data/beir.js";
+import type { BeirDataset } from "../data/beir.js";
 import { DEFAULT_KS, evaluateRun, type Evaluation, type ScoredDoc } from "./metrics.js";
 
 /** Datasets whose queries are themselves corpus documents (METHOD.md; BEIR's ignore_identical_ids). */
@@ -50,14 +50,9 @@ export function retrieve(index: VectorIndex, queryIds: readonly string[], queryV
   return run;
 }
 
-export async function corpusIndexFor(dataset: BeirDataset, encoder: Encoder, opts: Pick<EvaluateDatasetOptions, "cacheDir" | "onCorpusProgress"> = {}): Promise<VectorIndex> {
-  const docs = dataset.corpus.map((d) => ({ id: d.id, text: documentText(d) }));
-  return (await corpusVectors(encoder, docs, { cacheDir: opts.cacheDir, onProgress: opts.onCorpusProgress })).index;
-}
-
 export async function evaluateDataset(dataset: BeirDataset, encoder: Encoder, opts: EvaluateDatasetOptions = {}): Promise<DatasetEvaluation> {
   const ks = opts.ks ?? DEFAULT_KS;
-  const index = await corpusIndexFor(dataset, encoder, opts);
+  const { index } = await corpusVectors(encoder, dataset.corpus, { cacheDir: opts.cacheDir, onProgress: opts.onCorpusProgress });
   const ids = dataset.queries.map((q) => q.id);
   const texts = dataset.queries.map((q) => q.text);
   const qv = opts.encodeQueries ? await opts.encodeQueries(texts, ids) : await encoder.encode(texts);

@@ -15,7 +15,8 @@
  */
 import { basename, join } from "node:path";
 import { loadBeirDataset } from "../data/beir.js";
-import { corpusIndexFor, ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
+import { ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
+import { corpusVectors } from "../vectors/encode-corpus.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import type { LoraExpert } from "../experts/types.js";
@@ -74,7 +75,9 @@ export interface ExperimentResult {
   readonly systems: readonly SystemResult[];
   /** dataset -> queryId -> { candidate nDCG@10s, each router's choice } */
   readonly perQuery: Record<string, Record<string, { scores: Record<string, number>; routed: Record<string, string> }>>;
+  /** The pilot library with the chosen setting's tie rule: what a service routes with. */
   readonly library: PilotLibrary;
+  /** The labels, relabelled with the chosen tie rule. */
   readonly labels: PilotLabels;
   readonly pilotSources: Record<string, TrainingSource>;
   /** Every router setting tried, scored on dev (chosen there) and on test (reported only). */
@@ -109,7 +112,7 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   for (const d of o.domains) {
     const ds = await loadBeirDataset(d.dir, "test");
     tests.set(d.name, ds);
-    const index = await corpusIndexFor(ds, baseEncoder, { cacheDir: o.cacheDir, onCorpusProgress: (p) => progress(`encode ${d.name} corpus`, p.done, p.total) });
+    const { index } = await corpusVectors(baseEncoder, ds.corpus, { cacheDir: o.cacheDir, onProgress: (p) => progress(`encode ${d.name} corpus`, p.done, p.total) });
     indexes.set(d.name, index);
     const training = await loadTrainingPairs(d.dir, "auto", seed);
     pilotSources[d.name] = training.source;
@@ -238,8 +241,8 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     candidates,
     systems: ordered,
     perQuery,
-    library,
-    labels,
+    library: libs.get(chosen.tie),
+    labels: chosen.tie === "base-first" ? labels : relabel(labels, chosen.tie),
     pilotSources,
     selection,
     softForms,

@@ -12,18 +12,20 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { CompiledGraph, type Feed } from "../graph/session.js";
-import { buildBertGraph, type Precision } from "../model/bert-graph.js";
+import { buildBertGraph, type Fusions, type Precision } from "../model/bert-graph.js";
 import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type LoadedModel } from "../model/encoder.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { Batch } from "../model/tokenizer.js";
 import { stackExperts, type StackModule } from "./stack.js";
-import { BASE_EXPERT_ID, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
+import { BASE, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
 
 export interface ExpertEncoderOptions {
   /** ORT intra-op threads (default 1, as Encoder). */
   readonly threads?: number;
   /** Base weights' arithmetic (default "fp32"); LoRA deltas stay float either way. */
   readonly precision?: Precision;
+  /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
+  readonly fusions?: Partial<Fusions>;
   /**
    * Extra PEFT-style targets the session should be able to adapt, so experts added later may
    * use them (default ["query", "value"]: PEFT's BERT default and the paper's setting).
@@ -60,12 +62,13 @@ export class ExpertEncoder {
   }
 
   static async create(model: LoadedModel, experts: readonly LoraExpert[] = [], opts: ExpertEncoderOptions = {}): Promise<ExpertEncoder> {
+    // Before the graph is built from their modules; makeState's own check is then a lookup.
     for (const e of experts) checkExpertFits(e, model);
     const modules = new Set(resolveTargets(model, opts.targets ?? DEFAULT_TARGETS));
     for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
     const { spec, weights } = model;
     // Targets are passed as full module paths, which matchesTarget accepts by equality.
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision, fusions: opts.fusions });
     const stackModules: StackModule[] = bg.lora.map((l) => ({ module: l.module, inFeatures: l.inFeatures, outFeatures: l.outFeatures, aInput: l.A.name, bInput: l.B.name }));
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
     try {
@@ -113,16 +116,16 @@ export class ExpertEncoder {
 
   /** Returns false when no expert has that id. */
   removeExpert(id: string): boolean {
-    if (id === BASE_EXPERT_ID || !this.state.slot.has(id)) return false;
+    if (id === BASE || !this.state.slot.has(id)) return false;
     this.setExperts(this.state.experts.filter((e) => e.id !== id));
     return true;
   }
 
   private makeState(experts: readonly LoraExpert[]): State {
     const known = new Set(this.stackModules.map((m) => m.module));
-    const slot = new Map<string, number>([[BASE_EXPERT_ID, 0]]);
+    const slot = new Map<string, number>([[BASE, 0]]);
     experts.forEach((e, i) => {
-      if (slot.has(e.id)) throw new RouterRetrieverError("CONFLICT", `expert id "${e.id}" is ${e.id === BASE_EXPERT_ID ? "reserved for the base model" : "used twice"}`);
+      if (slot.has(e.id)) throw new RouterRetrieverError("CONFLICT", `expert id "${e.id}" is ${e.id === BASE ? "reserved for the base model" : "used twice"}`);
       checkExpertFits(e, this.model);
       const extra = [...e.weights.keys()].filter((m) => !known.has(m));
       if (extra.length > 0) {

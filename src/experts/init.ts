@@ -6,13 +6,13 @@
  * need an expert that actually changes the output.
  */
 import type { LoadedModel } from "../model/encoder.js";
-import { rng } from "../util/random.js";
+import { rng, uniform } from "../util/random.js";
 import { linearModules, resolveTargets, checkConfig, type LoraConfig, type LoraExpert, type LoraMatrices, type ExpertMeta } from "./types.js";
 
-function uniform(n: number, bound: number, rand: () => number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * bound;
-  return out;
+/** kaiming_uniform_(a=sqrt(5)) of a [rank, in] weight: U(-1/sqrt(in), 1/sqrt(in)). */
+function kaimingA(rank: number, inFeatures: number, rand: () => number): Float32Array {
+  const bound = 1 / Math.sqrt(inFeatures);
+  return Float32Array.from(uniform(rand, rank * inFeatures, -bound, bound));
 }
 
 /** Modules in a fixed (sorted) order so a seed always gives the same weights. */
@@ -29,7 +29,7 @@ export function initLora(base: LoadedModel, cfg: LoraConfig, seed: number): Map<
   const rand = rng(seed);
   const out = new Map<string, LoraMatrices>();
   for (const [m, { inFeatures, outFeatures }] of targetShapes(base, cfg)) {
-    out.set(m, { A: uniform(cfg.rank * inFeatures, 1 / Math.sqrt(inFeatures), rand), B: new Float32Array(outFeatures * cfg.rank) });
+    out.set(m, { A: kaimingA(cfg.rank, inFeatures, rand), B: new Float32Array(outFeatures * cfg.rank) });
   }
   return out;
 }
@@ -59,8 +59,8 @@ export function randomExpert(base: LoadedModel, cfg: LoraConfig, seed: number, o
   const bBound = opts.bBound ?? 0.05;
   const weights = new Map<string, LoraMatrices>();
   for (const [m, { inFeatures, outFeatures }] of targetShapes(base, cfg)) {
-    const A = uniform(cfg.rank * inFeatures, 1 / Math.sqrt(inFeatures), rand);
-    weights.set(m, { A, B: uniform(outFeatures * cfg.rank, bBound, rand) });
+    const A = kaimingA(cfg.rank, inFeatures, rand);
+    weights.set(m, { A, B: Float32Array.from(uniform(rand, outFeatures * cfg.rank, -bBound, bBound)) });
   }
   return { id: opts.id ?? `random-${seed}`, config: cfg, baseModelId: base.spec.id, weights, meta: opts.meta ?? {} };
 }

@@ -13,7 +13,7 @@
  *                                  separate file because PEFT's config must stay loadable by
  *                                  PEFT versions that reject unknown keys.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { RE2JS } from "re2js";
 import { randomBytes } from "node:crypto";
@@ -21,8 +21,9 @@ import { RouterRetrieverError } from "../errors.js";
 import { LINEAR_MODULES, matchesTarget } from "../model/bert-graph.js";
 import type { LoadedModel } from "../model/encoder.js";
 import { readRegularFile, readSafetensors, writeSafetensors, type Tensor } from "../model/safetensors.js";
-import { writeJsonAtomic } from "../util/atomic.js";
-import { BASE_EXPERT_ID, checkConfig, checkExpertSelf, linearModules, resolveTargets, type ExpertMeta, type JsonValue, type LoraConfig, type LoraExpert, type LoraMatrices } from "./types.js";
+import { fsyncDir, writeJsonAtomic } from "../util/atomic.js";
+import type { JsonValue } from "../util/json.js";
+import { BASE, checkConfig, checkExpertSelf, markExpertFits, linearModules, resolveTargets, type ExpertMeta, type LoraConfig, type LoraExpert, type LoraMatrices } from "./types.js";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
@@ -98,15 +99,6 @@ function stripUndefined(o: { readonly [key: string]: JsonValue | undefined }): R
   const out: Record<string, JsonValue> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
   return out;
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try { fsyncSync(fd); } finally { closeSync(fd); }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
-  }
 }
 
 function writeExpertFiles(dir: string, expert: LoraExpert, createdAt: string): void {
@@ -434,6 +426,10 @@ export function loadExpert(dir: string, base: LoadedModel, opts: LoadExpertOptio
   if (weights.size === 0) throw new RouterRetrieverError("NOT_FOUND", `${weightsPath}: no LoRA tensors for this base model`);
 
   const id = opts.id ?? ours.id ?? basename(root);
-  if (id === BASE_EXPERT_ID) throw new RouterRetrieverError("CONFLICT", `${root}: expert id "${BASE_EXPERT_ID}" is reserved for the base model; pass another id`);
-  return { id, config, baseModelId: declared ?? baseId, weights, meta: ours.meta };
+  if (id === BASE) throw new RouterRetrieverError("CONFLICT", `${root}: expert id "${BASE}" is reserved for the base model; pass another id`);
+  if (id === "") throw new RouterRetrieverError("BAD_INPUT", `${root}: expert id is empty`);
+  const expert: LoraExpert = { id, config, baseModelId: declared ?? baseId, weights, meta: ours.meta };
+  // Every shape was checked above against this base: encoders taking it need not check again.
+  markExpertFits(expert, base);
+  return expert;
 }

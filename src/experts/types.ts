@@ -7,8 +7,7 @@
 import { RouterRetrieverError } from "../errors.js";
 import { LINEAR_MODULES, matchesTarget } from "../model/bert-graph.js";
 import type { LoadedModel } from "../model/encoder.js";
-
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from "../util/json.js";
 
 export interface LoraConfig {
   readonly rank: number;
@@ -50,7 +49,7 @@ export interface LoraExpert {
 }
 
 /** The id that always means "no LoRA"; no expert may take it. */
-export const BASE_EXPERT_ID = "base";
+export const BASE = "base";
 
 /** PEFT's LoRA scale (LoraLayer.update_layer): alpha/r, or alpha/sqrt(r) with rsLoRA. */
 export function loraScale(cfg: LoraConfig): number {
@@ -112,7 +111,7 @@ export function checkConfig(cfg: LoraConfig, where: string): void {
 /** Checks an expert's internal consistency: sizes divisible by its rank, modules targeted. */
 export function checkExpertSelf(expert: LoraExpert): void {
   const where = `expert "${expert.id}"`;
-  if (expert.id === "" || expert.id === BASE_EXPERT_ID) {
+  if (expert.id === "" || expert.id === BASE) {
     throw new RouterRetrieverError("BAD_INPUT", `expert id "${expert.id}" is reserved or empty`);
   }
   checkConfig(expert.config, where);
@@ -130,12 +129,25 @@ export function checkExpertSelf(expert: LoraExpert): void {
   }
 }
 
+/** Experts whose shapes were validated against a base, so they are validated once, at the door. */
+const FITS = new WeakMap<LoraExpert, LoadedModel>();
+
+/**
+ * Records that `expert` was validated against `base` (loadExpert validates while reading the
+ * files, with messages that name the file and tensor).
+ */
+export function markExpertFits(expert: LoraExpert, base: LoadedModel): void {
+  FITS.set(expert, base);
+}
+
 /**
  * Checks that an expert can be applied to this base: every adapted module exists with the
  * sizes A and B imply. The model id is not checked here (loadExpert owns that policy, with
- * its override); shapes are what make the arithmetic valid.
+ * its override); shapes are what make the arithmetic valid. An expert already validated
+ * against this base (by loadExpert or an earlier call) is not checked again.
  */
 export function checkExpertFits(expert: LoraExpert, base: LoadedModel): void {
+  if (FITS.get(expert) === base) return;
   checkExpertSelf(expert);
   const modules = linearModules(base);
   const r = expert.config.rank;
@@ -152,4 +164,5 @@ export function checkExpertFits(expert: LoraExpert, base: LoadedModel): void {
       );
     }
   }
+  FITS.set(expert, base);
 }

@@ -38,10 +38,14 @@ export type OpType =
   | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal" | "Range"
   // Inference-only ops (no gradient rule): ONNX's integer GEMM and ONNX Runtime's com.microsoft kernels.
   | "DynamicQuantizeLinear" | "MatMulInteger"
-  | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat";
+  | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat"
+  // Fused inference kernels (com.microsoft), also without gradient rules.
+  | "MultiHeadAttention" | "SkipLayerNormalization" | "BiasGelu";
 
 /** Ops from ONNX Runtime's contrib domain: emitted with domain "com.microsoft". */
-export const MS_DOMAIN_OPS: ReadonlySet<OpType> = new Set<OpType>(["DynamicQuantizeMatMul", "MatMulIntegerToFloat"]);
+export const MS_DOMAIN_OPS: ReadonlySet<OpType> = new Set<OpType>([
+  "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "MultiHeadAttention", "SkipLayerNormalization", "BiasGelu",
+]);
 
 export interface Node {
   readonly op: OpType;

@@ -202,5 +202,28 @@ export function matmulIntegerToFloat(g: Graph, a: Value, b: Value, aScale: Value
   return one(g.add("MatMulIntegerToFloat", inputs, [{ dtype: "float32", shape: matmulShape(a, b, "MatMulIntegerToFloat") }]));
 }
 
+/**
+ * com.microsoft MultiHeadAttention: softmax(q k^T * scale + mask) v per head, on [b, s, h]
+ * inputs and output (no head transposes in the graph). `bias` [3h] is added to q, k and v
+ * inside the kernel; `keyPaddingMask` int32 [b, s] is 1 for tokens to attend, 0 for padding.
+ */
+export function multiHeadAttention(g: Graph, q: Value, k: Value, v: Value, numHeads: number, opts: { bias?: Value; keyPaddingMask?: Value } = {}): Value {
+  if (q.shape.length !== 3) throw new RouterRetrieverError("SHAPE_MISMATCH", `MultiHeadAttention: query must be [batch, seq, hidden], got [${q.shape}]`);
+  if (opts.keyPaddingMask && opts.keyPaddingMask.dtype !== "int32") throw new RouterRetrieverError("SHAPE_MISMATCH", "MultiHeadAttention: key padding mask must be int32");
+  const inputs = [q, k, v, opts.bias ?? EMPTY, ...(opts.keyPaddingMask ? [opts.keyPaddingMask] : [])];
+  return one(g.add("MultiHeadAttention", inputs, [{ dtype: q.dtype, shape: q.shape }], { num_heads: { i: numHeads } }));
+}
+
+/** com.microsoft SkipLayerNormalization: LayerNorm(x + skip + bias) over the last axis, one pass. */
+export function skipLayerNorm(g: Graph, x: Value, skip: Value, gamma: Value, beta: Value, epsilon: number, bias?: Value): Value {
+  const inputs = bias ? [x, skip, gamma, beta, bias] : [x, skip, gamma, beta];
+  return one(g.add("SkipLayerNormalization", inputs, [{ dtype: x.dtype, shape: broadcastShapes(x.shape, skip.shape, "SkipLayerNormalization") }], { epsilon: { f: epsilon } }));
+}
+
+/** com.microsoft BiasGelu: exact (erf) GELU of x + bias, one pass. */
+export function biasGelu(g: Graph, x: Value, bias: Value): Value {
+  return one(g.add("BiasGelu", [x, bias], [{ dtype: x.dtype, shape: x.shape }]));
+}
+
 /** ONNX's marker for an omitted optional input: a node input named "". */
 const EMPTY: Value = { id: -1, name: "", dtype: "float32", shape: [] };

@@ -15,8 +15,9 @@
  * has no double stash), so the backward carries ~1e-7 relative error: atol = rtol = 1e-5.
  */
 import { describe, expect, it } from "vitest";
-import type { Graph, Value } from "./ir.js";
+import { Graph, type OpType, type Value } from "./ir.js";
 import * as op from "./ops.js";
+import { inferenceOnly, none, VJP } from "./vjp.js";
 import { gradCheck, type CheckInput, type GradCheck } from "../../test/support/graph.js";
 
 const F64 = { dtype: "float64", h: 1e-5, atol: 1e-7, rtol: 1e-6 } as const;
@@ -90,4 +91,45 @@ describe("VJP rules vs central finite differences", () => {
       expect(r.checked).toBeGreaterThan(0);
     });
   }
+});
+
+/**
+ * Ops a case differentiates through: built forward (no ONNX Runtime needed), an op counts when
+ * one of its inputs depends on a target input, so a gradient actually flows through its rule.
+ */
+function opsExercised(check: GradCheck): Set<OpType> {
+  const g = new Graph();
+  const xs = check.inputs.map((i) => g.input(i.name, i.dtype ?? check.dtype, i.shape ?? i.dims));
+  check.build(g, xs);
+  const live = new Set(xs.filter((_, k) => check.inputs[k]!.target).map((x) => x.id));
+  const out = new Set<OpType>();
+  for (const n of g.nodes) {
+    if (!n.inputs.some((v) => live.has(v.id))) continue;
+    out.add(n.op);
+    for (const o of n.outputs) live.add(o.id);
+  }
+  return out;
+}
+
+/** Differentiable ops (their rule is neither `none` nor `inferenceOnly`) that no case exercises. */
+export function opsWithoutCheck(table: Readonly<Record<string, unknown>>, exercised: ReadonlySet<string>): string[] {
+  return Object.entries(table)
+    .filter(([name, rule]) => rule !== none && rule !== inferenceOnly && !exercised.has(name))
+    .map(([name]) => name)
+    .sort();
+}
+
+describe("VJP coverage", () => {
+  const exercised = new Set(cases.flatMap(([, check]) => [...opsExercised(check)]));
+
+  it("every differentiable op in the VJP table has a finite-difference case above", () => {
+    expect(opsWithoutCheck(VJP, exercised)).toEqual([]);
+  });
+
+  it("would name an op whose case was removed, and a new op without one", () => {
+    const withoutSqrt = new Set(cases.filter(([name]) => name !== "Sqrt").flatMap(([, check]) => [...opsExercised(check)]));
+    expect(opsWithoutCheck(VJP, withoutSqrt)).toEqual(["Sqrt"]);
+    expect(opsWithoutCheck({ ...VJP, FusedGelu: () => [] }, exercised)).toEqual(["FusedGelu"]);
+    expect(opsWithoutCheck({ ...VJP, QuantizedThing: inferenceOnly, ShapeThing: none }, exercised)).toEqual([]);
+  });
 });

@@ -26,9 +26,13 @@ function single(rule: (g: Graph, n: Node, gy: Value) => Grads): VjpRule {
   };
 }
 
-const none: VjpRule = (_g, n) => n.inputs.map(() => undefined);
-/** Quantised ops exist only in inference graphs; differentiating through one is a bug, not a zero. */
-const inferenceOnly: VjpRule = (_g, n) => {
+/** Ops with no gradient (comparisons, shapes, index ranges). Exported for the VJP coverage test. */
+export const none: VjpRule = (_g, n) => n.inputs.map(() => undefined);
+/**
+ * Quantised ops exist only in inference graphs; differentiating through one is a bug, not a zero.
+ * Every rule that is neither this nor `none` must have a finite-difference case (vjp.test.ts).
+ */
+export const inferenceOnly: VjpRule = (_g, n) => {
   throw new RouterRetrieverError("UNSUPPORTED", `${n.op} is an inference-only op (int8 path); build training graphs in float`);
 };
 
@@ -198,4 +202,7 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   MatMulInteger: inferenceOnly,
   DynamicQuantizeMatMul: inferenceOnly,
   MatMulIntegerToFloat: inferenceOnly,
+  MultiHeadAttention: inferenceOnly,
+  SkipLayerNormalization: inferenceOnly,
+  BiasGelu: inferenceOnly,
 };

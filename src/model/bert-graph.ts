@@ -38,7 +38,26 @@ export interface BertGraphOptions {
    * (the graph has no gradient rules). Default "fp32".
    */
   readonly precision?: Precision;
+  /**
+   * ONNX Runtime's fused CPU kernels (com.microsoft), per kind; unset kinds take DEFAULT_FUSIONS.
+   * Inference only: float64 and training ("single" LoRA) graphs are always built unfused, since
+   * the fused ops have no gradient rules.
+   */
+  readonly fusions?: Partial<Fusions>;
 }
+
+/** Which fused kernels an inference graph uses (bench/fusions.ts measures each alone). */
+export interface Fusions {
+  /** MultiHeadAttention on [b, s, h] (q/k/v biases inside) instead of head transposes, two MatMuls, mask Add and Softmax. */
+  readonly attention: boolean;
+  /** SkipLayerNormalization(x + residual + bias) instead of bias Add, residual Add and LayerNormalization. */
+  readonly skipLayerNorm: boolean;
+  /** BiasGelu (exact erf GELU of x + bias) instead of bias Add and the five-op erf GELU. */
+  readonly biasGelu: boolean;
+}
+
+export const NO_FUSIONS: Fusions = { attention: false, skipLayerNorm: false, biasGelu: false };
+export const DEFAULT_FUSIONS: Fusions = { attention: true, skipLayerNorm: true, biasGelu: true };
 
 export type Precision = "fp32" | "int8";
 export const PRECISIONS: readonly Precision[] = ["fp32", "int8"];
@@ -68,6 +87,8 @@ export interface BertGraph {
    */
   readonly expertWeights?: Value;
   readonly lora: readonly LoraInputs[];
+  /** The last layer's token vectors, [batch, seq, hidden] (what HuggingFace calls last_hidden_state). */
+  readonly hidden: Value;
   /** Pooled embedding before normalisation, [batch, hidden]. */
   readonly pooled: Value;
   /** The model's output embedding (normalised when the model normalises), [batch, hidden]. */
@@ -98,9 +119,11 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const dtype: DType = opts.dtype ?? "float32";
   const lora = opts.lora ?? { kind: "none" };
   const int8 = (opts.precision ?? "fp32") === "int8";
-  if (int8 && (dtype !== "float32" || lora.kind === "single")) {
+  const inference = dtype === "float32" && lora.kind !== "single";
+  if (int8 && !inference) {
     throw new RouterRetrieverError("UNSUPPORTED", "int8 precision is for float32 inference graphs (training and gradient checks build fp32)");
   }
+  const fx: Fusions = inference ? { ...DEFAULT_FUSIONS, ...opts.fusions } : NO_FUSIONS;
   const h = cfg.hiddenSize;
   const nh = cfg.numHeads;
   const hd = h / nh;
@@ -131,13 +154,15 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const expertWeights = lora.kind === "stacked" ? g.input("expert_weights", dtype, ["batch", "expert_rank"]) : undefined;
   const loraInputs: LoraInputs[] = [];
 
-  /** x W^T + b in the chosen precision: float MatMul + Add, or one int8 DynamicQuantizeMatMul with the bias fused. */
-  const dense = (x: Value, module: string, inF: number, outF: number): Value => {
+  /**
+   * x W^T + b in the chosen precision: float MatMul + Add, or one int8 DynamicQuantizeMatMul.
+   * With `deferBias` the bias is left out and named in `biasOf`, for a fused kernel to add.
+   */
+  const dense = (x: Value, module: string, inF: number, outF: number, deferBias: boolean): Value => {
     if (!int8 || keptFloatInInt8(module)) {
-      const w = weight(`${module}.weight`, [outF, inF], true);
-      return op.add(g, op.matmul(g, x, w), weight(`${module}.bias`, [outF]));
+      const y = op.matmul(g, x, weight(`${module}.weight`, [outF, inF], true));
+      return deferBias ? y : op.add(g, y, weight(`${module}.bias`, [outF]));
     }
-    const b = weight(`${module}.bias`, [outF]);
     const t = weights.get(`${module}.weight`);
     if (!t) throw new RouterRetrieverError("NOT_FOUND", `model weights have no tensor "${module}.weight"`);
     if (t.shape.length !== 2 || t.shape[0] !== outF || t.shape[1] !== inF) {
@@ -146,15 +171,36 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
     const q = quantizePerOutputChannel(t.data, outF, inF);
     const wq = g.initializer(`${module}.weight_int8`, { shape: [inF, outF], data: q.data });
     const scale = g.initializer(`${module}.weight_scale`, { shape: [outF], data: q.scale });
-    return op.dynamicQuantizeMatMul(g, x, wq, scale, b);
+    return op.dynamicQuantizeMatMul(g, x, wq, scale, deferBias ? undefined : weight(`${module}.bias`, [outF]));
   };
 
-  const linear = (x: Value, module: string, inF: number, outF: number): Value => {
-    let y = dense(x, module, inF, outF);
+  const linear = (x: Value, module: string, inF: number, outF: number, deferBias = false): { y: Value; biasOf?: string } => {
+    let y = dense(x, module, inF, outF, deferBias);
     if (lora.kind !== "none" && matchesTarget(module, lora.targets)) {
       y = op.add(g, y, loraDelta(g, x, module, inF, outF, lora, dtype, expertWeights, loraInputs));
     }
-    return y;
+    return deferBias ? { y, biasOf: module } : { y };
+  };
+
+  /** LayerNorm(r + residual), r's pending bias included: one SkipLayerNormalization, or Add(s) + LayerNormalization. */
+  const residualNorm = (r: { y: Value; biasOf?: string }, residual: Value, ln: string, width: number): Value => {
+    const gamma = weight(`${ln}.weight`, [h]);
+    const beta = weight(`${ln}.bias`, [h]);
+    const bias = r.biasOf === undefined ? undefined : weight(`${r.biasOf}.bias`, [width]);
+    if (fx.skipLayerNorm) return op.skipLayerNorm(g, r.y, residual, gamma, beta, cfg.layerNormEps, bias);
+    return op.layerNorm(g, op.add(g, bias ? op.add(g, r.y, bias) : r.y, residual), gamma, beta, cfg.layerNormEps).y;
+  };
+
+  /** The three projections' biases as one [3h] vector, MultiHeadAttention's layout (q, k, v). */
+  const qkvBias = (p: string): Value => {
+    const parts = ["query", "key", "value"].map((m) => {
+      const t = weights.get(`${p}.attention.self.${m}.bias`);
+      if (!t || t.data.length !== h) throw new RouterRetrieverError("NOT_FOUND", `model weights have no [${h}] tensor "${p}.attention.self.${m}.bias"`);
+      return t.data;
+    });
+    const data = new Float32Array(3 * h);
+    parts.forEach((d, i) => data.set(d, i * h));
+    return g.initializer(`${p}.attention.self.qkv_bias`, { shape: [3 * h], data });
   };
 
   // Embeddings: word + position + token type 0 (single-segment inputs), then LayerNorm.
@@ -165,32 +211,40 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   x = op.add(g, x, op.gather(g, typeEmb, g.constant(0, "int64")));
   x = op.layerNorm(g, x, weight("embeddings.LayerNorm.weight", [h]), weight("embeddings.LayerNorm.bias", [h]), cfg.layerNormEps).y;
 
-  // Additive attention mask [batch, 1, 1, seq]: 0 where attended, a large negative elsewhere.
   const maskF = op.cast(g, attentionMask, dtype);
-  const additive = op.scale(g, op.sub(g, op.scalarLike(g, maskF, 1), maskF), -1e9);
-  const maskBias = op.unsqueeze(g, additive, [1, 2]);
+  // Fused attention takes the 0/1 mask as int32; the unfused path adds [batch, 1, 1, seq]: 0
+  // where attended, a large negative elsewhere.
+  const keyPaddingMask = fx.attention ? op.cast(g, attentionMask, "int32") : undefined;
+  const maskBias = fx.attention ? undefined : op.unsqueeze(g, op.scale(g, op.sub(g, op.scalarLike(g, maskF, 1), maskF), -1e9), [1, 2]);
   const invSqrtD = 1 / Math.sqrt(hd);
 
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `encoder.layer.${l}`;
-    const heads = (v: Value, perm: number[]): Value => op.transpose(g, op.reshape(g, v, [0, 0, nh, hd], ["batch", "seq", nh, hd]), perm);
-    const q = heads(linear(x, `${p}.attention.self.query`, h, h), [0, 2, 1, 3]); // [b, nh, s, hd]
-    const k = heads(linear(x, `${p}.attention.self.key`, h, h), [0, 2, 3, 1]); // [b, nh, hd, s]
-    const v = heads(linear(x, `${p}.attention.self.value`, h, h), [0, 2, 1, 3]);
-    const scores = op.add(g, op.scale(g, op.matmul(g, q, k), invSqrtD), maskBias);
-    const ctx = op.matmul(g, op.softmax(g, scores, -1), v); // [b, nh, s, hd]
-    const merged = op.reshape(g, op.transpose(g, ctx, [0, 2, 1, 3]), [0, 0, h], ["batch", "seq", h]);
-    const attnOut = linear(merged, `${p}.attention.output.dense`, h, h);
-    x = op.layerNorm(g, op.add(g, attnOut, x), weight(`${p}.attention.output.LayerNorm.weight`, [h]), weight(`${p}.attention.output.LayerNorm.bias`, [h]), cfg.layerNormEps).y;
-    const inter = gelu(g, linear(x, `${p}.intermediate.dense`, h, cfg.intermediateSize));
-    const ffn = linear(inter, `${p}.output.dense`, cfg.intermediateSize, h);
-    x = op.layerNorm(g, op.add(g, ffn, x), weight(`${p}.output.LayerNorm.weight`, [h]), weight(`${p}.output.LayerNorm.bias`, [h]), cfg.layerNormEps).y;
+    let ctx: Value; // [b, s, h]
+    if (fx.attention) {
+      const [q, k, v] = ["query", "key", "value"].map((m) => linear(x, `${p}.attention.self.${m}`, h, h, true).y);
+      ctx = op.multiHeadAttention(g, q!, k!, v!, nh, { bias: qkvBias(p), keyPaddingMask });
+    } else {
+      const heads = (v: Value, perm: number[]): Value => op.transpose(g, op.reshape(g, v, [0, 0, nh, hd], ["batch", "seq", nh, hd]), perm);
+      const q = heads(linear(x, `${p}.attention.self.query`, h, h).y, [0, 2, 1, 3]); // [b, nh, s, hd]
+      const k = heads(linear(x, `${p}.attention.self.key`, h, h).y, [0, 2, 3, 1]); // [b, nh, hd, s]
+      const v = heads(linear(x, `${p}.attention.self.value`, h, h).y, [0, 2, 1, 3]);
+      const scores = op.add(g, op.scale(g, op.matmul(g, q, k), invSqrtD), maskBias!);
+      const probs = op.matmul(g, op.softmax(g, scores, -1), v); // [b, nh, s, hd]
+      ctx = op.reshape(g, op.transpose(g, probs, [0, 2, 1, 3]), [0, 0, h], ["batch", "seq", h]);
+    }
+    const attnOut = linear(ctx, `${p}.attention.output.dense`, h, h, fx.skipLayerNorm);
+    x = residualNorm(attnOut, x, `${p}.attention.output.LayerNorm`, h);
+    const inter = linear(x, `${p}.intermediate.dense`, h, cfg.intermediateSize, fx.biasGelu);
+    const act = fx.biasGelu ? op.biasGelu(g, inter.y, weight(`${p}.intermediate.dense.bias`, [cfg.intermediateSize])) : gelu(g, inter.y);
+    const ffn = linear(act, `${p}.output.dense`, cfg.intermediateSize, h, fx.skipLayerNorm);
+    x = residualNorm(ffn, x, `${p}.output.LayerNorm`, h);
   }
 
   const pooled = opts.pooling === "cls" ? op.gather(g, x, g.constant(0, "int64"), 1) : meanPool(g, x, maskF);
   const embedding = opts.normalize ? l2Normalize(g, pooled) : pooled;
   g.output(embedding);
-  return { graph: g, inputIds, attentionMask, positionIds, expertWeights, lora: loraInputs, pooled, embedding };
+  return { graph: g, inputIds, attentionMask, positionIds, expertWeights, lora: loraInputs, hidden: x, pooled, embedding };
 }
 
 function loraDelta(

@@ -4,7 +4,7 @@
  */
 import { CompiledGraph } from "../graph/session.js";
 import { RouterRetrieverError } from "../errors.js";
-import { buildBertGraph, normalizeWeightNames, type BertWeights, type LoraGraphMode, type Precision } from "./bert-graph.js";
+import { buildBertGraph, normalizeWeightNames, type BertWeights, type Fusions, type LoraGraphMode, type Precision } from "./bert-graph.js";
 import { readSafetensors } from "./safetensors.js";
 import type { ModelSpec } from "./spec.js";
 import { loadTokenizer, makeBatches, type Batch, type TextTokenizer } from "./tokenizer.js";
@@ -14,6 +14,8 @@ export interface EncoderOptions {
   readonly threads?: number;
   /** Arithmetic of the linear layers (default "fp32"; see BertGraphOptions.precision). */
   readonly precision?: Precision;
+  /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
+  readonly fusions?: Partial<Fusions>;
 }
 
 export interface EncodeProgress {
@@ -94,7 +96,7 @@ export class Encoder {
     const { spec, weights } = model;
     const lora: LoraGraphMode = { kind: "none" };
     const precision = opts.precision ?? "fp32";
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, fusions: opts.fusions });
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
     return new Encoder(model, session, bg.embedding.name, precision);
   }

@@ -40,7 +40,30 @@ export const DEFAULT_POOLING: Pooling = "mean";
 export const DEFAULT_NORMALIZE = true;
 export const DEFAULT_MAX_LENGTH = 256;
 
-const SUPPORTED_TYPES = new Set(["bert", "distilbert-free-bert", "roberta", "xlm-roberta", "electra", "camembert"]);
+/**
+ * BERT-family relatives that load without complaint but would embed silently wrong here, and
+ * why: the graph feeds BERT position ids (0, 1, ...) and reads BERT weight names.
+ */
+const REFUSED_TYPES: Readonly<Record<string, string>> = {
+  roberta: "RoBERTa-family models number positions from padding_idx + 1 and name their weights roberta.*",
+  "xlm-roberta": "RoBERTa-family models number positions from padding_idx + 1 and name their weights roberta.*",
+  camembert: "RoBERTa-family models number positions from padding_idx + 1 and name their weights roberta.*",
+  electra: "ELECTRA names its weights electra.* and projects embeddings to the hidden size",
+  distilbert: "DistilBERT has no token type embeddings and names its weights distilbert.transformer.*",
+};
+
+/** model_type of a BertModel checkpoint (absent in some old configs, which were all BERT). */
+function checkModelType(c: Record<string, unknown>, path: string): void {
+  const type = c.model_type === undefined ? "bert" : String(c.model_type);
+  if (type === "bert") return;
+  const why = REFUSED_TYPES[type];
+  throw new RouterRetrieverError(
+    "UNSUPPORTED",
+    why !== undefined
+      ? `${path}: model_type "${type}" is not supported: ${why}, which this BERT graph does not do, so it would embed silently wrong; use a BERT model (model_type "bert")`
+      : `${path}: model_type "${type}" is not a model this engine runs; only BERT encoders (model_type "bert") are supported`,
+  );
+}
 
 function readJson(path: string): Record<string, unknown> {
   try {
@@ -60,10 +83,7 @@ function num(obj: Record<string, unknown>, key: string, file: string, fallback?:
 
 export function parseBertConfig(path: string): BertConfig {
   const c = readJson(path);
-  const type = String(c.model_type ?? "bert");
-  if (!SUPPORTED_TYPES.has(type)) {
-    throw new RouterRetrieverError("UNSUPPORTED", `${path}: model_type "${type}" is not a BERT-family encoder this engine runs`);
-  }
+  checkModelType(c, path);
   const act = String(c.hidden_act ?? "gelu");
   if (act !== "gelu") throw new RouterRetrieverError("UNSUPPORTED", `${path}: hidden_act "${act}" (only exact erf GELU is implemented)`);
   if (c.position_embedding_type !== undefined && c.position_embedding_type !== "absolute") {

@@ -10,6 +10,7 @@
  * (l2 / 2) * ||w||^2 applies to weights, never to biases.
  */
 import { RouterRetrieverError } from "../errors.js";
+import { adamWStep, initAdamW } from "../util/adam.js";
 
 export interface LossAndGrad {
   readonly loss: number;
@@ -173,8 +174,8 @@ export function adamMinimize(f: (p: Float64Array) => LossAndGrad, p0: Float64Arr
   const lossTol = opts.lossTol ?? 1e-6;
   if (!(Number.isInteger(steps) && steps >= 0)) throw new RouterRetrieverError("BAD_INPUT", `steps must be a non-negative integer, got ${steps}`);
   const p = Float64Array.from(p0);
-  const m = new Float64Array(p.length);
-  const v = new Float64Array(p.length);
+  const adam = initAdamW([p]);
+  const cfg = { lr, beta1: b1, beta2: b2, eps, weightDecay: 0 };
   const losses: number[] = [];
   let best = Infinity;
   let stale = 0;
@@ -187,14 +188,7 @@ export function adamMinimize(f: (p: Float64Array) => LossAndGrad, p0: Float64Arr
     if (best === Infinity || loss < best - lossTol * Math.abs(best)) stale = 0;
     else if (lossTol > 0 && ++stale >= 10) break;
     best = Math.min(best, loss);
-    const c1 = 1 - b1 ** t;
-    const c2 = 1 - b2 ** t;
-    for (let j = 0; j < p.length; j++) {
-      const g = grad[j]!;
-      m[j] = b1 * m[j]! + (1 - b1) * g;
-      v[j] = b2 * v[j]! + (1 - b2) * g * g;
-      p[j] -= (lr * (m[j]! / c1)) / (Math.sqrt(v[j]! / c2) + eps);
-    }
+    adamWStep([p], [grad], adam, cfg, lr);
   }
   return { params: p, losses };
 }

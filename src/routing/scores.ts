@@ -21,6 +21,8 @@ import type { CandidateScores } from "./types.js";
 /** The metric Algorithm 1 and the paper's Table 1 use. */
 export const NDCG_CUTOFF = 10;
 const METRIC = `ndcg@${NDCG_CUTOFF}`;
+/** Queries retrieved and evaluated at a time (bounds a run's memory). */
+const SCORE_CHUNK = 512;
 
 export interface QueryText {
   readonly id: string;
@@ -108,10 +110,20 @@ export function scoreVectors(input: ScoreVectorsInput): Map<string, Map<string, 
     if (vecs.length !== ids.length * index.dims) {
       throw new RouterRetrieverError("SHAPE_MISMATCH", `vectors for "${candidate}" have ${vecs.length} floats, expected ${ids.length} x ${index.dims}`);
     }
-    const run = retrieve(index, ids, vecs, RUN_DEPTH, input.ignoreIdenticalIds);
-    const ev = evaluateRun(qrels, run, { ks: [NDCG_CUTOFF], ignoreIdenticalIds: input.ignoreIdenticalIds });
+    // In chunks: a run holds RUN_DEPTH scored documents per query, and Algorithm 1 scores tens of
+    // thousands of training queries per candidate (all of them at once exhausted a 4 GB heap).
     const perQuery = new Map<string, number>();
-    for (const [qid, m] of ev.perQuery) perQuery.set(qid, m[METRIC]!);
+    for (let start = 0; start < ids.length; start += SCORE_CHUNK) {
+      const chunk = ids.slice(start, start + SCORE_CHUNK);
+      const run = retrieve(index, chunk, vecs.subarray(start * index.dims, (start + chunk.length) * index.dims), RUN_DEPTH, input.ignoreIdenticalIds);
+      const chunkQrels: Qrels = new Map();
+      for (const id of chunk) {
+        const j = qrels.get(id);
+        if (j !== undefined) chunkQrels.set(id, j);
+      }
+      const ev = evaluateRun(chunkQrels, run, { ks: [NDCG_CUTOFF], ignoreIdenticalIds: input.ignoreIdenticalIds });
+      for (const [qid, m] of ev.perQuery) perQuery.set(qid, m[METRIC]!);
+    }
     out.set(candidate, perQuery);
   }
   return out;

@@ -4,8 +4,8 @@
  * the pilot's expert; routing compares a query's base embedding with every pilot.
  */
 
-/** The candidate that means "no LoRA": always allowed, never an expert folder. */
-export const BASE = "base";
+/** The candidate that means "no LoRA" (defined with the experts): always allowed, never an expert folder. */
+export { BASE } from "../experts/types.js";
 
 export interface Pilot {
   /** The expert this pilot votes for ("base" allowed). */
@@ -53,6 +53,14 @@ export interface RoutingRule {
 }
 
 export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
+
+/**
+ * What the engine, the service and `search` route with unless told otherwise: the setting that
+ * won on dev in `routerretriever experiment` (results/experiment/router-selection.json, chosen
+ * on dev splits carved from training queries, never on test). The shipped pilot libraries
+ * (results/experiment/pilots.json, demo/pilots.json) are built with its tie rule.
+ */
+export const DEFAULT_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
 
 /** Why a query stayed with the base although experts had pilots. */
 export type StayedWithBase = "out-of-domain";

@@ -1,7 +1,9 @@
 /**
- * Micro-batching for searches. On two shared cores one ONNX run over 32 queries costs far less
- * than 32 runs over one, so concurrent requests are collected and sent to the engine together:
- * one base batch, one expert batch (each row with its own routed expert).
+ * Micro-batching for searches: concurrent requests are collected and sent to the engine
+ * together, one base batch and one expert batch (each row with its own routed expert). On this
+ * machine that barely changes throughput, since one query on one thread already keeps a core
+ * busy (docs/service.md, bench/service.ts); it buys one encoder call per pass, one corpus scan
+ * per batch, bounded waiting and fairness under load.
  *
  * A batch leaves when `maxBatch` queries are queued, or `maxWaitMs` after the first one
  * arrived, whichever comes first. Only one batch runs at a time: requests arriving meanwhile

@@ -7,7 +7,7 @@
  *     serve one corpus and see each other's expert changes.
  * The engine never touches files or SQL itself; it talks to this interface only.
  */
-import type { StoredDocument } from "../engine/types.js";
+import type { Doc as StoredDocument } from "../data/beir.js";
 
 /** What the stored vectors were made with; a store refuses to be opened with another model. */
 export interface StoreSpec {

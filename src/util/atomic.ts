@@ -31,7 +31,8 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a rename (or creation) inside `dir` durable. */
+export function fsyncDir(dir: string): void {
   try {
     const fd = openSync(dir, "r");
     try { fsyncSync(fd); } finally { closeSync(fd); }

@@ -14,7 +14,8 @@ export function sharedDatasetsDir(): string | undefined {
   return existsSync(dir) ? dir : undefined;
 }
 
+/** ../shared/golden beside the checkout, or the folder named by ROUTERRETRIEVER_GOLDEN; undefined when absent. */
 export function sharedGoldenDir(): string | undefined {
-  const dir = resolve(projectRoot, "..", "shared", "golden");
+  const dir = process.env.ROUTERRETRIEVER_GOLDEN ?? resolve(projectRoot, "..", "shared", "golden");
   return existsSync(dir) ? dir : undefined;
 }

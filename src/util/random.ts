@@ -22,7 +22,13 @@ export function shuffled<T>(items: readonly T[], rand: () => number): T[] {
   return out;
 }
 
-/** n floats uniform in [lo, hi). */
+/**
+ * n floats uniform in [lo, hi), as (2u - 1) * half + mid: for a symmetric range [-b, b) that is
+ * exactly (2u - 1) * b, the form LoRA init (experts/init.ts) has always used, so seeded experts
+ * keep their weights bit for bit.
+ */
 export function uniform(rand: () => number, n: number, lo = -1, hi = 1): number[] {
-  return Array.from({ length: n }, () => lo + (hi - lo) * rand());
+  const half = (hi - lo) / 2;
+  const mid = (hi + lo) / 2;
+  return Array.from({ length: n }, () => (2 * rand() - 1) * half + mid);
 }

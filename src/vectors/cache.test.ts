@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import { cachedCorpusVectors, corpusCacheKey, encodeCorpusCached, type EncodeCorpusOptions } from "./cache.js";
+import { corpusCacheKey, encodeCorpusCached, type EncodeCorpusOptions } from "./cache.js";
+import { openIndex } from "./store.js";
 
 const DIMS = 8;
 
@@ -74,6 +75,10 @@ describe("corpusCacheKey", () => {
     const keys = new Set(variants.map(corpusCacheKey));
     expect(keys.size).toBe(variants.length);
     expect(keys.has(k)).toBe(false);
+  });
+
+  it("keeps its format, so the caches already on disk stay valid", () => {
+    expect(corpusCacheKey(base)).toBe("8bc75e9b5d3e5fd01bdf83c51cc729a14606fdb33ac4662150cb377eae105df2");
   });
 });
 
@@ -194,50 +199,68 @@ describe("encodeCorpusCached", () => {
   });
 });
 
-describe("cachedCorpusVectors", () => {
-  const spec = { modelId: "org/minilm", pooling: "mean", normalized: true, dims: DIMS };
-  it("computes on a miss and never again on a hit", async () => {
-    let calls = 0;
-    const compute = async (): Promise<{ ids: string[]; vectors: Float32Array }> => {
-      calls++;
-      return { ids, vectors: fakeEncode(texts) };
-    };
-    const first = await cachedCorpusVectors(cacheDir, "k1", compute, spec);
-    expect(first.hit).toBe(false);
-    expect(calls).toBe(1);
-    const second = await cachedCorpusVectors(cacheDir, "k1", compute, spec);
-    expect(second.hit).toBe(true);
-    expect(calls).toBe(1);
-    expect(second.index.ids).toEqual(ids);
-    expect(second.index.vectors).toEqual(fakeEncode(texts));
-    await cachedCorpusVectors(cacheDir, "k2", compute, spec);
-    expect(calls).toBe(2);
+describe("one encoding per distinct text", () => {
+  // Texts repeat (as CoSQA's do): rows 0, 4, 9, 15 share a text, and so do 2 and 13.
+  const dupTexts = texts.map((t, i) => ([4, 9, 15].includes(i) ? texts[0]! : i === 13 ? texts[2]! : t));
+  /** An encoder whose last bits depend on the batch, as real batched inference's can. */
+  const batchNoise = (batch: string[]): Float32Array => {
+    const v = fakeEncode(batch);
+    for (let i = 0; i < v.length; i++) v[i] += batch.length * 1e-7;
+    return v;
+  };
+  const rows = (v: Float32Array, i: number): Float32Array => v.slice(i * DIMS, (i + 1) * DIMS);
+
+  it("encodes each distinct text once and copies its row to the twins, bit for bit", async () => {
+    const seen: string[] = [];
+    const r = await encodeCorpusCached(
+      options({
+        texts: dupTexts,
+        encodeBatch: async (b) => {
+          seen.push(...b);
+          return batchNoise(b);
+        },
+      }),
+    );
+    expect(seen).toEqual([...new Set(dupTexts)]);
+    expect(r.encoded).toBe(new Set(dupTexts).size);
+    for (const i of [4, 9, 15]) expect(rows(r.index.vectors, i)).toEqual(rows(r.index.vectors, 0));
+    expect(rows(r.index.vectors, 13)).toEqual(rows(r.index.vectors, 2));
+    // The key is over ids and texts as before: the rule changes no key.
+    expect(r.key).toBe(corpusCacheKey({ ...options(), texts: dupTexts, maxLength: 256 }));
   });
 
-  it("does not treat an interrupted resumable entry as a hit", async () => {
-    let n = 0;
-    await expect(
-      encodeCorpusCached(
-        options({
-          key: "k3",
-          encodeBatch: async (b) => {
-            if (++n > 1) throw new Error("stop");
-            return fakeEncode(b);
-          },
-        }),
-      ),
-    ).rejects.toThrow("stop");
+  it("an interrupted and resumed run equals an uninterrupted one", async () => {
+    const reference = await encodeCorpusCached(options({ cacheDir: join(cacheDir, "ref"), texts: dupTexts, encodeBatch: async (b) => batchNoise(b) }));
     let calls = 0;
-    const r = await cachedCorpusVectors(
-      cacheDir,
-      "k3",
-      async () => {
-        calls++;
-        return { ids, vectors: fakeEncode(texts) };
-      },
-      spec,
-    );
-    expect(calls).toBe(1);
-    expect(r.index.size).toBe(N);
+    const failing = async (b: string[]): Promise<Float32Array> => {
+      if (++calls > 2) throw new Error("stop");
+      return batchNoise(b);
+    };
+    await expect(encodeCorpusCached(options({ texts: dupTexts, encodeBatch: failing }))).rejects.toThrow("stop");
+    const resumed = await encodeCorpusCached(options({ texts: dupTexts, encodeBatch: async (b) => batchNoise(b) }));
+    expect(resumed.resumedFrom).toBe(10);
+    expect(resumed.index.vectors).toEqual(reference.index.vectors);
+    resumed.index.verify();
+  });
+
+  it("makes the twins of an entry written before the rule identical in memory, leaving the entry as stored", async () => {
+    // An old entry: every document encoded, twins in different chunks, so their last bits differ.
+    // Written through distinct stand-in texts, under the dup corpus's key.
+    const key = corpusCacheKey({ ...options(), texts: dupTexts, maxLength: 256 });
+    const oldEncode = async (b: string[]): Promise<Float32Array> => {
+      const v = fakeEncode(b.map((t) => dupTexts[texts.indexOf(t)]!));
+      for (let i = 0; i < v.length; i++) v[i] += (texts.indexOf(b[0]!) + 5) * 1e-7;
+      return v;
+    };
+    const old = await encodeCorpusCached(options({ key, texts, encodeBatch: oldEncode }));
+    const stored = Float32Array.from(old.index.vectors);
+    expect(rows(stored, 9)).not.toEqual(rows(stored, 0));
+    expect(rows(stored, 9)[0]).toBeCloseTo(rows(stored, 0)[0]!, 5);
+    const hit = await encodeCorpusCached(options({ key, texts: dupTexts, encodeBatch: () => Promise.reject(new Error("must not encode")) }));
+    expect(hit.hit).toBe(true);
+    for (const i of [4, 9, 15]) expect(rows(hit.index.vectors, i)).toEqual(rows(stored, 0));
+    expect(rows(hit.index.vectors, 13)).toEqual(rows(stored, 2));
+    const onDisk = openIndex(hit.dir, { modelId: "org/minilm", dims: DIMS, verify: true });
+    expect(onDisk.vectors).toEqual(stored);
   });
 });

@@ -1,27 +1,30 @@
 /**
- * A corpus's base-model vectors, through the on-disk cache: encoded once per (model, corpus)
- * and reused by evaluation, training (documents are the frozen base's vectors) and serving.
+ * The base vectors of a corpus, the one way to get them: through the on-disk cache, encoded once
+ * per (model, corpus) and each distinct text once (cache.ts), reused by evaluation, training
+ * (documents are the frozen base's vectors), pilot building and serving.
  */
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { documentText, type Doc } from "../data/beir.js";
 import type { Encoder } from "../model/encoder.js";
 import { encodeCorpusCached, type CachedCorpus, type CacheProgress } from "./cache.js";
 
-export interface CorpusDoc {
-  readonly id: string;
-  readonly text: string;
-}
+/** A BEIR document; without a title its text is embedded as it is (documentText is idempotent). */
+export type CorpusDoc = Pick<Doc, "id" | "text"> & { readonly title?: string };
 
 /** ROUTERRETRIEVER_CACHE, else ~/.cache/routerretriever. */
 export function defaultCacheDir(): string {
   return process.env.ROUTERRETRIEVER_CACHE ?? join(homedir(), ".cache", "routerretriever");
 }
 
-export async function corpusVectors(
-  encoder: Encoder,
-  docs: readonly CorpusDoc[],
-  opts: { cacheDir?: string; onProgress?: (p: CacheProgress) => void; batchSize?: number } = {},
-): Promise<CachedCorpus> {
+export interface CorpusVectorsOptions {
+  readonly cacheDir?: string;
+  readonly onProgress?: (p: CacheProgress) => void;
+  readonly batchSize?: number;
+}
+
+/** Row i is the base embedding of `documentText(docs[i])`. */
+export async function corpusVectors(encoder: Encoder, docs: readonly CorpusDoc[], opts: CorpusVectorsOptions = {}): Promise<CachedCorpus> {
   const spec = encoder.spec;
   return encodeCorpusCached({
     cacheDir: join(opts.cacheDir ?? defaultCacheDir(), "corpus"),
@@ -33,7 +36,7 @@ export async function corpusVectors(
     // fp32 adds nothing, so fp32 keys (and every existing cache entry) stay as they were.
     ...(encoder.precision === "fp32" ? {} : { extra: { precision: encoder.precision } }),
     ids: docs.map((d) => d.id),
-    texts: docs.map((d) => d.text),
+    texts: docs.map((d) => documentText({ title: d.title ?? "", text: d.text })),
     encodeBatch: (texts) => encoder.encode(texts, { batchSize: opts.batchSize }),
     onProgress: opts.onProgress,
   });

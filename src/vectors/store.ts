@@ -18,6 +18,7 @@ import { endianness } from "node:os";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic.js";
+import type { JsonValue } from "../util/json.js";
 import { topK, type Hit } from "./topk.js";
 
 /*
@@ -56,7 +57,6 @@ export const MANIFEST_FILE = "manifest.json";
 export const INDEX_FORMAT = "routerretriever-vector-index";
 export const INDEX_FORMAT_VERSION = 1;
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export interface IndexManifest {
   format: typeof INDEX_FORMAT;
@@ -107,10 +107,9 @@ export interface SearchOptions {
   exclude?: (queryIdx: number, docId: string) => boolean;
 }
 
-export interface SearchHit {
-  id: string;
-  index: number;
-  score: number;
+/** A top-k hit (vectors/topk.ts) with the id of the document its row holds. */
+export interface DocumentHit extends Hit {
+  readonly id: string;
 }
 
 const EMPTY_CHECKSUM = "sha256:" + createHash("sha256").update("[]").digest("hex");
@@ -297,7 +296,7 @@ export class VectorIndex {
   }
 
   /** Exact top-k over all held rows; one hit list per query, best first. */
-  search(queryVectors: Float32Array, k: number, options: SearchOptions = {}): SearchHit[][] {
+  search(queryVectors: Float32Array, k: number, options: SearchOptions = {}): DocumentHit[][] {
     const d = this.dims;
     if (queryVectors.length % d !== 0) {
       throw new RouterRetrieverError(

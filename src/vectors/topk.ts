@@ -2,8 +2,8 @@ import { RouterRetrieverError } from "../errors.js";
 
 /** One retrieved row: its position in the corpus matrix and its dot-product score. */
 export interface Hit {
-  index: number;
-  score: number;
+  readonly index: number;
+  readonly score: number;
 }
 
 export interface TopKOptions {

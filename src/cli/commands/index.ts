@@ -11,8 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
 import { Command } from "commander";
-import { documentText, loadCorpus } from "../../data/beir.js";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { documentText, loadCorpus, readDocumentsJsonl } from "../../data/beir.js";
 import { checkDocuments } from "../../engine/methods/add-documents.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import type { StoredDocument } from "../../engine/types.js";
@@ -82,7 +81,7 @@ async function readCorpus(path: string): Promise<StoredDocument[]> {
   } catch {
     throw new RouterRetrieverError("NOT_FOUND", `${path}: no such corpus (a BEIR dataset folder or a JSON-lines file)`);
   }
-  if (isFile) return readDocumentsJsonl(path);
+  if (isFile) return [...(await readDocumentsJsonl(path))];
   return (await loadCorpus(path)).map((d) => ({ id: d.id, title: d.title, text: d.text }));
 }
 

@@ -8,13 +8,13 @@ import { randomBytes } from "node:crypto";
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { beirDomainsProvider } from "../../engine/components/beir-domains.js";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/beir.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
 import { redactStoreLocation } from "../../store/open.js";
-import { addModelOptions, positiveInt, precisionFlag, threadsFlag } from "../common.js";
+import { addModelOptions, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -35,6 +35,7 @@ interface ServeFlags {
   batchWait: string;
   batchMax: string;
   quiet?: boolean;
+  router?: string;
 }
 
 export function serveCommand(): Command {
@@ -45,6 +46,7 @@ export function serveCommand(): Command {
     .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
+    .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2])
     .option("--pilot-domains <dir>", "BEIR datasets folder, to give newly added experts pilots from the library's labels")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--port <n>", "port (0 = any free port)", "8080")
@@ -93,11 +95,12 @@ export function serveCommand(): Command {
         model: flags.model,
         threads: threadsFlag(flags),
         precision: precisionFlag(flags),
+        rule: routerFlag(flags.router),
         pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const all = readDocumentsJsonl(corpusPath);
+        const all = await readDocumentsJsonl(corpusPath);
         const have = await rr.existingDocuments(all.map((d) => d.id));
         const missing = all.filter((d) => !have.has(d.id));
         if (missing.length > 0) {

@@ -1,13 +1,13 @@
 /**
  * Domain corpora for scoring a new expert on the pilot labels, read from a folder of BEIR
  * datasets (<dir>/<domain>/corpus.jsonl, ...). Each corpus is embedded by the base model once
- * and cached (index/encode-corpus.ts); the relevance judgments are rebuilt the way expert
+ * and cached (vectors/encode-corpus.ts); the relevance judgments are rebuilt the way expert
  * training and pilot building read them (training/pairs.ts: train qrels, else generated
  * queries, else pseudo-queries), so the labels' query ids find their judgments.
  */
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
-import { documentText, loadCorpus } from "../../data/beir.js";
+import { loadCorpus } from "../../data/beir.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
 import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
 import { loadTrainingPairs } from "../../data/pairs.js";
@@ -23,8 +23,7 @@ export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: stri
       if (!c) {
         const dir = join(datasetsDir, name);
         if (!existsSync(dir)) throw new RouterRetrieverError("NOT_FOUND", `no dataset folder for pilot domain "${name}" in ${datasetsDir}`);
-        const docs = (await loadCorpus(dir)).map((d) => ({ id: d.id, text: documentText(d) }));
-        const { index } = await corpusVectors(base, docs, { cacheDir: opts.cacheDir });
+        const { index } = await corpusVectors(base, await loadCorpus(dir), { cacheDir: opts.cacheDir });
         const { qrels } = queriesFromPairs((await loadTrainingPairs(dir, "auto", opts.seed ?? 0)).pairs);
         c = { name, index, qrels };
         loaded.set(name, c);

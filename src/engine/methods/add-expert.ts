@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { asUnusableExpert, loadExpert } from "../../experts/peft.js";
 import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE, type RoutingEvidence } from "../../routing/evidence.js";
-import { checkExpertName } from "../components/safe-path.js";
+import { checkExpertName } from "../../experts/expert-dir.js";
 import type { EngineState } from "../state.js";
 import type { AddExpertOptions, AddExpertResult } from "../types.js";
 import { expertInfo } from "./list-experts.js";

@@ -9,7 +9,7 @@ import { loadExpert } from "../../experts/peft.js";
 import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
-import { PAPER_RULE } from "../../routing/types.js";
+import { DEFAULT_RULE } from "../../routing/types.js";
 import { openStore } from "../../store/open.js";
 import { listExpertFolders } from "../../store/flat/registry.js";
 import type { Store } from "../../store/types.js";
@@ -116,7 +116,7 @@ async function openWithStore(
     reopenPilots,
     storedExperts: await store.storedExperts(),
     stopWatching: () => {},
-    rule: opts.rule ?? PAPER_RULE,
+    rule: opts.rule ?? DEFAULT_RULE,
     writes: new WriteLock(),
     expertErrors,
     warnings,

@@ -4,7 +4,7 @@
  * is instant.
  */
 import { RouterRetrieverError } from "../../errors.js";
-import { checkExpertName } from "../components/safe-path.js";
+import { checkExpertName } from "../../experts/expert-dir.js";
 import type { EngineState } from "../state.js";
 
 export async function removeExpert(s: EngineState, name: string): Promise<{ removed: string; active: string[] }> {

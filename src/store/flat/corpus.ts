@@ -23,9 +23,9 @@ import { createHash, type Hash } from "node:crypto";
 import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
-import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type SearchHit as IndexHit, type VectorIndex } from "../../vectors/store.js";
+import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type DocumentHit, type VectorIndex } from "../../vectors/store.js";
 import { writeFileAtomic } from "../../util/atomic.js";
-import type { StoredDocument } from "../../engine/types.js";
+import type { Doc as StoredDocument } from "../../data/beir.js";
 
 export const INDEX_DIR = "index";
 export const DOCS_FILE = "docs.jsonl";
@@ -147,7 +147,7 @@ export class CorpusStore {
   }
 
   /** Exact top-k over every committed document, one list per query row. */
-  search(queryVectors: Float32Array, k: number): IndexHit[][] {
+  search(queryVectors: Float32Array, k: number): DocumentHit[][] {
     return this.index.search(queryVectors, k);
   }
 

@@ -14,8 +14,8 @@
  * on open, keeping every vector; see migrate.ts.
  */
 import { resolve } from "node:path";
-import { resolveExpertDir } from "../../engine/components/safe-path.js";
-import type { StoredDocument } from "../../engine/types.js";
+import { resolveExpertDir } from "../../experts/expert-dir.js";
+import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { DocumentHit, ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec } from "../types.js";
 import type { CorpusStore } from "./corpus.js";
 import { isOldIndexFolder, migrateOldIndexFolder } from "./migrate.js";
@@ -32,10 +32,10 @@ export interface OpenFlatOptions {
 }
 
 /** Opens (creating when absent) the flat store in `dir`. */
-export function openFlatStore(dir: string, spec: StoreSpec, opts: OpenFlatOptions = {}): FlatStore {
+export async function openFlatStore(dir: string, spec: StoreSpec, opts: OpenFlatOptions = {}): Promise<FlatStore> {
   const root = resolve(dir);
   if (isOldIndexFolder(root)) {
-    const n = migrateOldIndexFolder(root, spec);
+    const n = await migrateOldIndexFolder(root, spec);
     opts.onWarning?.(`${root}: migrated an index folder of the old format (${n} documents) to the store format`);
   }
   const parts = openStoreParts(root, { spec, onVerifyProgress: opts.onVerifyProgress });

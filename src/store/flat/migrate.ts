@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { readDocumentsJsonl } from "../../data/jsonl-docs.js";
+import { readDocumentsJsonl } from "../../data/beir.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { IDS_FILE, INDEX_FORMAT, MANIFEST_FILE, openIndex, VECTORS_FILE } from "../../vectors/store.js";
 import type { StoreSpec } from "../types.js";
@@ -37,11 +37,11 @@ export function isOldIndexFolder(dir: string): boolean {
 }
 
 /** Converts the old-format folder `dir` in place; returns the number of documents carried over. */
-export function migrateOldIndexFolder(dir: string, spec: StoreSpec): number {
+export async function migrateOldIndexFolder(dir: string, spec: StoreSpec): Promise<number> {
   // Opening verifies the old index (model, dims, checksum) before anything is written.
   const old = openIndex(dir, { modelId: spec.modelId, dims: spec.dims, pooling: spec.pooling, normalized: spec.normalized, verify: true });
   const docsPath = join(dir, DOCS_FILE);
-  const byId = new Map(existsSync(docsPath) ? readDocumentsJsonl(docsPath).map((d) => [d.id, d] as const) : []);
+  const byId = new Map(existsSync(docsPath) ? (await readDocumentsJsonl(docsPath)).map((d) => [d.id, d] as const) : []);
   const missing = old.ids.filter((id) => !byId.has(id));
   if (missing.length > 0) {
     throw new RouterRetrieverError(

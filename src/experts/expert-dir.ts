@@ -5,8 +5,8 @@
  */
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { join, relative, isAbsolute, sep } from "node:path";
-import { RouterRetrieverError } from "../../errors.js";
-import { BASE } from "../../routing/types.js";
+import { RouterRetrieverError } from "../errors.js";
+import { BASE } from "./types.js";
 
 /** Letters, digits, '.', '_' and '-', starting with a letter or digit; at most 100 characters. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;

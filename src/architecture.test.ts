@@ -1,0 +1,132 @@
+/**
+ * The import rule of src/, read from the imports themselves (TypeScript's own pre-processor, so
+ * re-exports and dynamic imports count too). Folders form a ladder; a folder may import only
+ * folders on lower rungs:
+ *
+ *   errors.ts < util < graph < model < experts < data < vectors < evaluation | store < routing
+ *     < training | engine | experiment (siblings: none imports another) < service
+ *     < cli | index.ts (the library API)
+ *
+ * So data, routing and engine never import training; nothing imports cli, experiment or the
+ * library API; and product code never imports the test fixtures in test/.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const SRC = dirname(fileURLToPath(import.meta.url));
+
+/** Rung of each part of src/: a folder name, or a top-level file. */
+const RUNG: Readonly<Record<string, number>> = {
+  "errors.ts": 0,
+  util: 1,
+  graph: 2,
+  model: 3,
+  experts: 4,
+  data: 5,
+  vectors: 6,
+  evaluation: 7,
+  store: 7,
+  routing: 8,
+  training: 9,
+  engine: 9,
+  experiment: 9,
+  service: 10,
+  cli: 11,
+  "index.ts": 11,
+};
+
+/** What only the top rung may import. */
+const IMPORTED_ONLY_BY_TOP = new Set(["training", "experiment"]);
+
+export interface ImportEdge {
+  /** Importing file, relative to src/ with "/" separators. */
+  readonly from: string;
+  /** The import specifier as written. */
+  readonly specifier: string;
+  /** Target relative to src/ ("../test/support/x.ts" when outside), or undefined for a package. */
+  readonly to: string | undefined;
+}
+
+/** The part of src/ a path belongs to: its first folder, or the file itself at the top. */
+function partOf(rel: string): string {
+  return rel.split("/")[0]!;
+}
+
+/** Every rule the edges break, one line each (empty when the tree keeps the rule). */
+export function violations(edges: readonly ImportEdge[]): string[] {
+  const out: string[] = [];
+  for (const e of edges) {
+    if (e.to === undefined) continue;
+    const where = `${e.from} imports "${e.specifier}"`;
+    if (e.to.startsWith("../")) {
+      out.push(`${where}: product code must not import outside src/ (test fixtures live in test/support/)`);
+      continue;
+    }
+    const a = partOf(e.from);
+    const b = partOf(e.to);
+    if (a === b) continue;
+    const ra = RUNG[a];
+    const rb = RUNG[b];
+    if (ra === undefined) out.push(`${where}: ${a} has no rung in the import rule (add it to RUNG in architecture.test.ts)`);
+    else if (rb === undefined) out.push(`${where}: ${b} has no rung in the import rule (add it to RUNG in architecture.test.ts)`);
+    else if (rb >= ra) out.push(`${where}: ${a} (rung ${ra}) may import only lower rungs, and ${b} is rung ${rb}`);
+    else if (IMPORTED_ONLY_BY_TOP.has(b) && ra < RUNG.cli!) out.push(`${where}: only cli and the library API may import ${b}`);
+  }
+  return out;
+}
+
+function productFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) return productFiles(p);
+    return d.name.endsWith(".ts") && !d.name.endsWith(".test.ts") && !d.name.endsWith(".d.ts") ? [p] : [];
+  });
+}
+
+function edgesOf(file: string): ImportEdge[] {
+  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+  const from = relative(SRC, file).split(sep).join("/");
+  return info.importedFiles.map(({ fileName: specifier }) => {
+    if (!specifier.startsWith(".")) return { from, specifier, to: undefined };
+    const target = resolve(dirname(file), specifier).replace(/\.js$/, ".ts");
+    return { from, specifier, to: relative(SRC, target).split(sep).join("/") };
+  });
+}
+
+describe("the import rule", () => {
+  const edges = productFiles(SRC).flatMap(edgesOf);
+
+  it("reads the imports of every product file", () => {
+    expect(edges.length).toBeGreaterThan(200);
+    expect(edges.some((e) => e.from === "cli/main.ts" && e.to !== undefined)).toBe(true);
+  });
+
+  it("holds over src/", () => {
+    expect(violations(edges)).toEqual([]);
+  });
+
+  it("names each kind of violation (so the check above can fail)", () => {
+    const v = violations([
+      { from: "data/pairs.ts", specifier: "../training/trainer.js", to: "training/trainer.ts" },
+      { from: "routing/pilots.ts", specifier: "../training/trainer.js", to: "training/trainer.ts" },
+      { from: "engine/state.ts", specifier: "../training/trainer.js", to: "training/trainer.ts" },
+      { from: "service/http.ts", specifier: "../training/trainer.js", to: "training/trainer.ts" },
+      { from: "engine/index.ts", specifier: "../cli/main.js", to: "cli/main.ts" },
+      { from: "engine/index.ts", specifier: "../experiment/run.js", to: "experiment/run.ts" },
+      { from: "model/encoder.ts", specifier: "../index.js", to: "index.ts" },
+      { from: "graph/ir.ts", specifier: "../../test/support/graph.js", to: "../test/support/graph.ts" },
+      { from: "newthing/x.ts", specifier: "../util/random.js", to: "util/random.ts" },
+      { from: "util/random.ts", specifier: "./atomic.js", to: "util/atomic.ts" },
+      { from: "cli/main.ts", specifier: "commander", to: undefined },
+    ]);
+    expect(v).toHaveLength(9);
+    expect(v[0]).toMatch(/^data\/pairs\.ts imports "\.\.\/training\/trainer\.js": data \(rung 5\) may import only lower rungs/);
+    expect(v[3]).toMatch(/only cli and the library API may import training/);
+    expect(v[4]).toMatch(/engine \(rung 9\) may import only lower rungs, and cli is rung 11/);
+    expect(v[7]).toMatch(/must not import outside src/);
+    expect(v[8]).toMatch(/newthing has no rung/);
+  });
+});
