@@ -1,6 +1,7 @@
 /** The `routerretriever` command line: one sub-command per verb, errors as one clear line. */
 import { Command } from "commander";
 import { RouterRetrieverError } from "../errors.js";
+import { addDomainCommand } from "./commands/add-domain.js";
 import { embedCommand } from "./commands/embed.js";
 import { evalCommand } from "./commands/eval.js";
 import { indexCommand } from "./commands/index.js";
@@ -13,7 +14,7 @@ export function buildCli(): Command {
   const program = new Command("routerretriever")
     .description("RouterRetriever: routing over a mixture of LoRA expert embedding models, on a CPU")
     .version("0.1.0");
-  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand(), trainExpertCommand(), experimentCommand(), serveCommand()]) program.addCommand(cmd);
+  for (const cmd of [embedCommand(), indexCommand(), searchCommand(), evalCommand(), trainExpertCommand(), experimentCommand(), serveCommand(), addDomainCommand()]) program.addCommand(cmd);
   return program;
 }
 

@@ -57,7 +57,7 @@ beforeAll(async () => {
   saveRoutingEvidence(join(staged, ROUTING_EVIDENCE_FILE), evidence);
   rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments([...FIXTURE_DOCS, ...AERO_DOCS]);
-});
+}, 600_000);
 
 afterAll(async () => {
   await rr?.close();
@@ -85,7 +85,7 @@ describe("adding an expert with routing evidence", () => {
     const copy = JSON.parse(readFileSync(join(fx.storeDir, "routing", "aero.json"), "utf8")) as { expert: string; candidates: string[] };
     expect(copy.expert).toBe("aero");
     expect(copy.candidates).toEqual([BASE, "aero"]);
-  });
+  }, 600_000);
 
   it("leaves every other query's route as it was", async () => {
     const after = await routes(OTHER_QUERIES);
@@ -93,7 +93,7 @@ describe("adding an expert with routing evidence", () => {
     after.forEach(([, s], i) => {
       for (const [c, x] of Object.entries(before[i]![1])) expect(s[c]).toBe(x);
     });
-  });
+  }, 600_000);
 
   it("removing the expert removes its domain's pilots: routing is exactly as before", async () => {
     const pilotsWith = (await rr.health()).pilots;
@@ -104,7 +104,7 @@ describe("adding an expert with routing evidence", () => {
     expect((await routes(AERO_QUERIES)).map(([e]) => e)).not.toContain("aero");
     await rr.addExpert("aero");
     expect((await routes(AERO_QUERIES)).map(([e]) => e)).toEqual(["aero", "aero"]);
-  });
+  }, 600_000);
 
   it("scores the existing experts on the new domain only when asked, and keeps that across a reopen", async () => {
     const res = await rr.scoreExpertsOnDomain("aero");
@@ -116,7 +116,7 @@ describe("adding an expert with routing evidence", () => {
     await rr.close();
     rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
     expect(rr.listExperts().find((e) => e.name === "aero")).toMatchObject({ active: true, routable: true });
-  });
+  }, 600_000);
 
   it("refuses a bad evidence file before changing anything", async () => {
     const bad = join(fx.expertsDir, "aero-bad");
@@ -128,12 +128,37 @@ describe("adding an expert with routing evidence", () => {
     writeFileSync(path, JSON.stringify(j));
     await expect(rr.addExpert("aero-bad")).rejects.toThrow(/routing\.json: items\[0\]\.scores\.base: expected a finite number/);
     expect(rr.listExperts().find((e) => e.name === "aero-bad")).toMatchObject({ active: false });
-  });
+  }, 600_000);
+
+  it("supersedes, while active, the file's pilots of a domain the base alone served", async () => {
+    const pilotsBefore = (await rr.health()).pilots;
+    const gen = join(fx.expertsDir, "gen-own");
+    cpSync(join(fx.root, "staged", "aero"), gen, { recursive: true });
+    // "general" is a labelled domain of the file with no expert of its own: its pilot is base's.
+    saveRoutingEvidence(join(gen, ROUTING_EVIDENCE_FILE), { ...evidence, domain: "general" });
+    const res = await rr.addExpert("gen-own");
+    expect(res.expert).toMatchObject({ active: true, routable: true, pilots: 1 });
+    // The file's "general" pilot (base) gave way to the evidence's (gen-own): one out, one in.
+    expect((await rr.health()).pilots).toBe(pilotsBefore);
+    await rr.removeExpert("gen-own");
+    expect((await rr.health()).pilots).toBe(pilotsBefore);
+    expect((await routes(OTHER_QUERIES)).map(([e]) => e)).toEqual(before.map(([e]) => e));
+  }, 600_000);
+
+  it("gives a folder dropped into expertsDir with its evidence its pilots at the next open", async () => {
+    const dropped = join(fx.expertsDir, "aero-dropped");
+    cpSync(join(fx.root, "staged", "aero"), dropped, { recursive: true });
+    saveRoutingEvidence(join(dropped, ROUTING_EVIDENCE_FILE), { ...evidence, domain: "aero-elsewhere" });
+    await rr.close();
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    expect((await rr.listExperts()).find((e) => e.name === "aero-dropped")).toMatchObject({ active: true, routable: true, pilots: 1 });
+    await rr.removeExpert("aero-dropped");
+  }, 600_000);
 
   it("refuses evidence for a domain that already has pilots", async () => {
     const dup = join(fx.expertsDir, "sci-2");
     cpSync(join(fx.root, "staged", "aero"), dup, { recursive: true });
     saveRoutingEvidence(join(dup, ROUTING_EVIDENCE_FILE), { ...evidence, domain: "science" });
     await expect(rr.addExpert("sci-2")).rejects.toThrow(/domain "science" of expert "sci-2" already has pilots/);
-  });
+  }, 600_000);
 });

@@ -12,6 +12,7 @@
  * any number of processes, on any machines, per PostgreSQL store.
  */
 import { addDocuments } from "./methods/add-documents.js";
+import { addDomain, type AddDomainOptions, type AddDomainResult } from "./methods/add-domain.js";
 import { addExpert } from "./methods/add-expert.js";
 import { health } from "./methods/health.js";
 import { listExperts } from "./methods/list-experts.js";
@@ -41,6 +42,15 @@ export class RouterRetriever {
 
   addDocuments(docs: readonly DocumentInput[], opts?: AddDocumentsOptions): Promise<AddDocumentsResult> {
     return addDocuments(this.s, docs, opts);
+  }
+
+  /**
+   * A new domain from its documents alone: documents into the store, an expert trained on
+   * pseudo-queries, registered with its routing evidence (methods/add-domain.ts). Minutes of work;
+   * searches keep being answered meanwhile.
+   */
+  addDomain(opts: AddDomainOptions): Promise<AddDomainResult> {
+    return addDomain(this.s, opts);
   }
 
   addExpert(name: string, opts?: AddExpertOptions): Promise<AddExpertResult> {

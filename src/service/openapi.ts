@@ -89,6 +89,26 @@ export function openApiDocument(limits: ServiceLimits, version: string): object 
           required: ["id", "text"],
           properties: { id: { type: "string", minLength: 1, maxLength: 512 }, title: { type: "string" }, text: { type: "string" } },
         },
+        Job: {
+          type: "object",
+          required: ["id", "kind", "name", "state", "stage", "done", "total", "unit", "rate", "elapsedSeconds", "log"],
+          properties: {
+            id: { type: "string" },
+            kind: { type: "string", enum: ["add-domain"] },
+            name: { type: "string" },
+            state: { type: "string", enum: ["running", "done", "failed"] },
+            stage: { type: "string", description: "documents, train, evidence, register" },
+            done: { type: "integer" },
+            total: { type: "integer" },
+            unit: { type: "string" },
+            rate: { type: "number", description: "items per second in the current stage" },
+            etaSeconds: { type: "number" },
+            elapsedSeconds: { type: "number" },
+            log: { type: "array", items: { type: "string" } },
+            result: { type: "object", description: "when done: the expert, documents, training and evidence summaries, seconds per stage" },
+            error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" } } },
+          },
+        },
       },
     },
     paths: {
@@ -137,6 +157,41 @@ export function openApiDocument(limits: ServiceLimits, version: string): object 
             "201": { description: "added", ...json({ type: "object", properties: { added: { type: "integer" }, total: { type: "integer" } } }) },
             ...errorResponses([...WRITE_ERRORS, "CONFLICT", "LIMIT_EXCEEDED"]),
           },
+        },
+      },
+      "/api/domains": {
+        post: {
+          summary: "Add a domain from its documents alone, as a background job: documents into the store, an expert trained on pseudo-queries, registered with its routing evidence",
+          security: [{ bearer: [] }],
+          requestBody: {
+            required: true,
+            ...json({
+              type: "object",
+              required: ["name", "documents"],
+              additionalProperties: false,
+              properties: {
+                name: { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description: "domain and expert name" },
+                documents: { type: "array", minItems: 2, items: ref("Document") },
+                epochs: { type: "integer", minimum: 1 },
+                maxPairs: { type: "integer", minimum: 1 },
+                evidenceQueries: { type: "integer", minimum: 1 },
+              },
+            }),
+          },
+          responses: {
+            "202": { description: `started (bodies up to ${limits.maxDomainBodyBytes} bytes); poll /api/jobs/{id}`, ...json({ type: "object", properties: { job: ref("Job") } }) },
+            ...errorResponses([...WRITE_ERRORS, "CONFLICT"]),
+          },
+        },
+      },
+      "/api/jobs": {
+        get: { summary: "Recent jobs, newest first", responses: { "200": { description: "jobs", ...json({ type: "object", properties: { jobs: { type: "array", items: ref("Job") } } }) } } },
+      },
+      "/api/jobs/{id}": {
+        get: {
+          summary: "A job's stage, progress (items/s, ETA), messages, and its result or error",
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "the job", ...json({ type: "object", properties: { job: ref("Job") } }) }, ...errorResponses(["NOT_FOUND"]) },
         },
       },
       "/api/health": {

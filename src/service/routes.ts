@@ -9,9 +9,10 @@ import { requireToken } from "./auth.js";
 import type { MicroBatcher } from "./batcher.js";
 import { HttpError } from "./errors.js";
 import { asObject, readJsonBody, sendJson } from "./http.js";
+import type { Jobs } from "./jobs.js";
 
 /** The slice of the engine the service drives (a RouterRetriever, or a stand-in in tests). */
-export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "health">;
+export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "addDomain" | "health">;
 
 export interface ServiceLimits {
   /** Largest request body accepted (413 above). */
@@ -25,9 +26,11 @@ export interface ServiceLimits {
   readonly maxK: number;
   /** Most documents in one POST /api/documents (413 above). */
   readonly maxDocuments: number;
+  /** Largest POST /api/domains body: a whole domain's documents in one request (413 above). */
+  readonly maxDomainBodyBytes: number;
 }
 
-export const DEFAULT_LIMITS: ServiceLimits = { maxBodyBytes: 1 << 20, maxQueryChars: 4096, maxK: 100, maxDocuments: 256 };
+export const DEFAULT_LIMITS: ServiceLimits = { maxBodyBytes: 1 << 20, maxQueryChars: 4096, maxK: 100, maxDocuments: 256, maxDomainBodyBytes: 64 << 20 };
 export const DEFAULT_K = 10;
 
 export interface RouteContext {
@@ -37,6 +40,9 @@ export interface RouteContext {
   /** undefined: writes are disabled (403). */
   readonly token: string | undefined;
   readonly writesDisabledReason: string;
+  readonly jobs: Jobs;
+  /** ONNX Runtime threads for jobs' encoding and training. */
+  readonly jobThreads: number;
   readonly openapi: () => object;
   readonly stats: () => object;
 }
@@ -86,6 +92,38 @@ const addDocumentsRoute: Handler = async (ctx, req, res) => {
   sendJson(res, 201, await ctx.engine.addDocuments(documents));
 };
 
+const DOMAIN_FIELDS = new Set(["name", "documents", "epochs", "maxPairs", "evidenceQueries"]);
+
+/** Starts adding a domain (documents -> store, expert on pseudo-queries, routing evidence) as a job. */
+const addDomainRoute: Handler = async (ctx, req, res) => {
+  const body = asObject(await readJsonBody(req, ctx.limits.maxDomainBodyBytes));
+  for (const key of Object.keys(body)) if (!DOMAIN_FIELDS.has(key)) throw new HttpError("BAD_INPUT", `unknown field "${key}" (expected ${[...DOMAIN_FIELDS].join(", ")})`);
+  const { name, documents } = body;
+  if (typeof name !== "string") throw new HttpError("BAD_INPUT", "name must be a string: the new domain's (and expert's) name");
+  if (!Array.isArray(documents)) throw new HttpError("BAD_INPUT", "documents must be an array of {id, title, text}");
+  const opt = (key: string): number | undefined => {
+    const v = body[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 100_000) throw new HttpError("BAD_INPUT", `${key} must be an integer from 1 to 100000, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const epochs = opt("epochs");
+  const maxPairs = opt("maxPairs");
+  const evidenceQueries = opt("evidenceQueries");
+  const job = await ctx.jobs.start("add-domain", name, (progress) =>
+    ctx.engine.addDomain({ name, documents, epochs, maxPairs, evidenceQueries, threads: ctx.jobThreads, onProgress: progress }),
+  );
+  sendJson(res, 202, { job });
+};
+
+const getJobRoute: Handler = async (ctx, _req, res, params) => {
+  sendJson(res, 200, { job: ctx.jobs.get(params.id!) });
+};
+
+const listJobsRoute: Handler = async (ctx, _req, res) => {
+  sendJson(res, 200, { jobs: ctx.jobs.list() });
+};
+
 const healthRoute: Handler = async (ctx, _req, res) => {
   sendJson(res, 200, { ...(await ctx.engine.health()), service: ctx.stats() });
 };
@@ -100,6 +138,9 @@ const ROUTES: readonly Route[] = [
   { method: "POST", pattern: /^\/api\/experts$/, write: true, handler: addExpertRoute },
   { method: "DELETE", pattern: /^\/api\/experts\/(?<name>[^/]+)$/, write: true, handler: removeExpertRoute },
   { method: "POST", pattern: /^\/api\/documents$/, write: true, handler: addDocumentsRoute },
+  { method: "POST", pattern: /^\/api\/domains$/, write: true, handler: addDomainRoute },
+  { method: "GET", pattern: /^\/api\/jobs$/, write: false, handler: listJobsRoute },
+  { method: "GET", pattern: /^\/api\/jobs\/(?<id>[^/]+)$/, write: false, handler: getJobRoute },
   { method: "GET", pattern: /^\/api\/health$/, write: false, handler: healthRoute },
   { method: "GET", pattern: /^\/api\/openapi\.json$/, write: false, handler: openapiRoute },
 ];

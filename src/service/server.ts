@@ -16,6 +16,7 @@ import { HttpError, toHttpError } from "./errors.js";
 import { sendError } from "./http.js";
 import { openApiDocument } from "./openapi.js";
 import { allowedMethods, DEFAULT_LIMITS, handleApi, type RouteContext, type ServiceEngine, type ServiceLimits } from "./routes.js";
+import { Jobs } from "./jobs.js";
 import { StaticFiles } from "./static.js";
 
 export type { ServiceEngine, ServiceLimits } from "./routes.js";
@@ -36,6 +37,8 @@ export interface ServiceOptions {
   /** One line per request and per internal error (default: stderr). */
   readonly log?: (line: string) => void;
   readonly staticDir?: string;
+  /** ONNX Runtime threads for background jobs (adding a domain); default 1. */
+  readonly jobThreads?: number;
 }
 
 export interface RunningService {
@@ -76,6 +79,8 @@ export async function startService(engine: ServiceEngine, opts: ServiceOptions =
     batcher,
     limits,
     token,
+    jobs: new Jobs(),
+    jobThreads: opts.jobThreads ?? 1,
     writesDisabledReason: opts.readOnly ? "this server was started with --read-only" : "write endpoints are disabled: the server was started without a token",
     openapi: () => openApiDocument(limits, SERVICE_VERSION),
     stats: () => ({ batching: { ...batcher.getStats(), maxWaitMs: batcher.maxWaitMs, maxBatch: batcher.maxBatch }, limits, writes: token !== undefined }),

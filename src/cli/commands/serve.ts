@@ -78,6 +78,7 @@ export function serveCommand(): Command {
         token,
         readOnly,
         limits: { maxBodyBytes: positiveInt(flags.maxBody, "--max-body") },
+        jobThreads: positiveInt(flags.threads, "--threads"),
         batching: { maxWaitMs: Number(flags.batchWait), maxBatch: positiveInt(flags.batchMax, "--batch-max") },
       };
       // Refuse an unsafe configuration before spending seconds loading the model.

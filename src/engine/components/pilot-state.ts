@@ -107,8 +107,15 @@ export class PilotState {
     const key = JSON.stringify([[...active].sort(), withEvidence]);
     if (this.derived?.key === key) return this.derived.lib;
     const allowed = new Set(active);
+    // An active expert's evidence supersedes the file's pilots of its domain (checkEvidence
+    // allows that only for a domain without an expert of its own in the file).
+    const superseded = new Set(withEvidence.map((e) => this.evidence.get(e)!.domain));
+    let file = this.fileLibrary(active);
+    if (file && superseded.size > 0) {
+      file = { ...file, domains: file.domains.filter((d) => !superseded.has(d)), pilots: file.pilots.filter((p) => !superseded.has(p.domain)) };
+    }
     const lib = mergeLibraries(
-      this.fileLibrary(active),
+      file,
       withEvidence.map((e) => evidenceLibrary(this.evidence.get(e)!, allowed)),
     );
     this.derived = { key, lib };
@@ -158,11 +165,16 @@ export class PilotState {
   }
 
   /**
-   * Records an expert's routing evidence (its domain's pilots count from now on while it is
-   * active). Refuses a domain that already has pilots, from the file or another expert's evidence.
+   * Whether an expert's routing evidence may give its domain pilots: refused when another
+   * expert's evidence has that domain, or when the library file's domain has an expert of its
+   * own (its labels say so, or, without labels, an expert is named like the domain). A file
+   * domain served by the base alone (the demo library's cisi and cacm, scored on
+   * pseudo-queries) is superseded by the evidence while its expert is active.
    */
   checkEvidence(ev: RoutingEvidence): void {
-    const clash = this.full?.library.domains.includes(ev.domain) ? "the pilot library" : [...this.evidence.values()].find((x) => x.domain === ev.domain && x.expert !== ev.expert)?.expert;
+    const file = this.full;
+    const owned = file?.library.domains.includes(ev.domain) && (file.labels ? file.labels.domains.some((d) => d.name === ev.domain && d.expert !== undefined) : file.library.experts.includes(ev.domain));
+    const clash = owned ? "the pilot library" : [...this.evidence.values()].find((x) => x.domain === ev.domain && x.expert !== ev.expert)?.expert;
     if (clash !== undefined) {
       throw new RouterRetrieverError("CONFLICT", `domain "${ev.domain}" of expert "${ev.expert}" already has pilots (from ${clash === "the pilot library" ? clash : `expert "${clash}"`}); name the domain differently`);
     }

@@ -41,11 +41,22 @@ export async function addDocuments(s: EngineState, input: readonly DocumentInput
   if (!Number.isInteger(chunk) || chunk <= 0) throw new RouterRetrieverError("BAD_INPUT", `chunkSize must be a positive integer, got ${chunk}`);
   let done = 0;
   opts.onProgress?.({ done, total: docs.length });
+  await commitDocuments(s, docs, chunk, async (part) => {
+    const vecs = await s.base.encode(part.map(documentText), { onProgress: (p) => opts.onProgress?.({ done: done + p.done, total: docs.length }) });
+    done += part.length;
+    return vecs;
+  });
+  return { added: docs.length, total: await s.store.count() };
+}
+
+/**
+ * Commits validated documents chunk by chunk, each chunk's base vectors from `vectorsFor`
+ * (the encoder, or vectors already computed, as add-domain.ts has them from the cache).
+ */
+export async function commitDocuments(s: EngineState, docs: readonly StoredDocument[], chunk: number, vectorsFor: (part: readonly StoredDocument[]) => Promise<Float32Array>): Promise<void> {
   for (let i = 0; i < docs.length; i += chunk) {
     const part = docs.slice(i, i + chunk);
-    const vecs = await s.base.encode(part.map(documentText), { onProgress: (p) => opts.onProgress?.({ done: done + p.done, total: docs.length }) });
+    const vecs = await vectorsFor(part);
     await s.writes.run(() => s.store.append(part, vecs));
-    done += part.length;
   }
-  return { added: docs.length, total: await s.store.count() };
 }

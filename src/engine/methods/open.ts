@@ -3,13 +3,15 @@
  * expert registry (activating expert folders that appeared since last time) and the pilot
  * library. A store folder is created on first open.
  */
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";
 import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
 import { DEFAULT_RULE } from "../../routing/types.js";
+import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { openStore } from "../../store/open.js";
 import { listExpertFolders } from "../../store/flat/registry.js";
 import type { Store } from "../../store/types.js";
@@ -78,6 +80,7 @@ async function openWithStore(
       const dir = await store.expertDir(name, expertsDir);
       loaded.push(loadExpert(dir, model, { id: name, onWarning: warn }));
       if (!stored.includes(name)) await store.publishExpert(name, dir);
+      if (fresh.includes(name)) adoptEvidence(pilots, dir, name, spec.id, spec.config.hiddenSize, warn);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       expertErrors.set(name, msg);
@@ -128,4 +131,19 @@ async function openWithStore(
   // pilot library: follow it. The flat store never fires (one process per folder).
   s.stopWatching = store.watch(() => syncFromStore(s));
   return s;
+}
+
+/**
+ * A folder dropped into expertsDir with its routing evidence (routing.json, e.g. from
+ * train-expert or add-domain) gets its domain's pilots when first seen, as `addExpert` would
+ * give them. A bad or clashing evidence file leaves the expert active without pilots and says why.
+ */
+function adoptEvidence(pilots: PilotState, dir: string, name: string, modelId: string, dims: number, warn: (m: string) => void): void {
+  const path = join(dir, ROUTING_EVIDENCE_FILE);
+  if (!existsSync(path) || pilots.fileKnows(name) || pilots.hasEvidence(name)) return;
+  try {
+    pilots.addEvidence(renameEvidenceExpert(loadRoutingEvidence(path, modelId, dims), name));
+  } catch (err) {
+    warn(`expert "${name}": its routing evidence was not used: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

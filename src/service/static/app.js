@@ -152,7 +152,119 @@ async function loadStatus() {
 
 function showAdmin() {
   $("add-expert-form").hidden = !token;
+  $("add-domain-form").hidden = !token;
+  $("domain-need-token").hidden = !!token;
   $("token").value = token ? "••••••••" : "";
+}
+
+// ---- adding a domain (a background job on the server) ----------------------------------------
+
+// The same reading rules as the command line (src/data/domain-docs.ts): JSON lines with
+// id/_id, title, text; a .txt file is all text; a .md file's leading "# " heading is its title.
+async function readDomainFiles(files) {
+  const docs = [];
+  for (const f of files) {
+    const name = f.webkitRelativePath || f.name;
+    const lower = name.toLowerCase();
+    const raw = (await f.text()).replace(/^\uFEFF/, "").replace(/\r\n?/g, "\n");
+    if (lower.endsWith(".jsonl") || lower.endsWith(".json")) {
+      raw.split("\n").forEach((line, i) => {
+        if (line.trim() === "") return;
+        let o;
+        try {
+          o = JSON.parse(line);
+        } catch (err) {
+          throw new Error(`${name}:${i + 1}: invalid JSON`);
+        }
+        const id = o.id ?? o._id;
+        if (typeof id !== "string" || id === "" || typeof o.text !== "string") throw new Error(`${name}:${i + 1}: needs a string "id" and "text"`);
+        docs.push({ id, title: typeof o.title === "string" ? o.title : "", text: o.text });
+      });
+    } else if (/\.(txt|md|markdown)$/.test(lower)) {
+      let title = "";
+      let text = raw.trim();
+      const m = /^#[ \t]+(.+)$/m.exec(text);
+      if (!lower.endsWith(".txt") && m && text.slice(0, m.index).trim() === "") {
+        title = m[1].trim();
+        text = text.slice(m.index + m[0].length).trim();
+      }
+      if (title || text) docs.push({ id: name, title, text });
+    }
+  }
+  return docs;
+}
+
+async function addDomain() {
+  const name = $("domain-name").value.trim();
+  const files = [...$("domain-files").files, ...$("domain-folder").files];
+  const msg = $("admin-message");
+  msg.className = "small";
+  try {
+    if (!name) throw new Error("give the domain a name");
+    if (files.length === 0) throw new Error("choose a JSON-lines file, .txt/.md files or a folder");
+    const documents = (await readDomainFiles(files)).map((d) => (d.id.startsWith(`${name}/`) ? d : { ...d, id: `${name}/${d.id}` }));
+    if (documents.length < 2) throw new Error(`found ${documents.length} document(s); a domain needs at least 2`);
+    $("add-domain-button").disabled = true;
+    const { job } = await api("POST", "/api/domains", { name, documents });
+    showJob(job);
+    pollJob(job.id);
+  } catch (err) {
+    $("add-domain-button").disabled = false;
+    msg.className = "small error";
+    msg.textContent = `${err.code || "ERROR"}: ${err.message}`;
+  }
+}
+
+function fmtSeconds(s) {
+  return s >= 90 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
+}
+
+function showJob(job) {
+  $("job").hidden = false;
+  $("job").dataset.state = job.state;
+  $("job-title").textContent = `Adding domain “${job.name}”`;
+  $("job-state").textContent = job.state === "running" ? `${job.stage} · ${fmtSeconds(job.elapsedSeconds)} so far` : job.state === "done" ? `done in ${fmtSeconds(job.elapsedSeconds)}` : "failed";
+  const bar = $("job-progress");
+  if (job.state === "done") {
+    bar.max = 1;
+    bar.value = 1;
+  } else if (job.total > 0) {
+    bar.max = job.total;
+    bar.value = job.done;
+  }
+  let detail = job.total > 0 ? `${job.stage}: ${job.done}/${job.total} ${job.unit}` : job.stage;
+  if (job.rate > 0) detail += ` · ${job.rate.toFixed(1)} ${job.unit}/s`;
+  if (job.etaSeconds !== undefined) detail += ` · ETA ${fmtSeconds(job.etaSeconds)}`;
+  if (job.state === "done" && job.result) detail = `expert ${job.result.expert.name}: ${job.result.expert.routable ? `routable, ${job.result.expert.pilots} pilot(s)` : "active, no pilots"}`;
+  if (job.state === "failed") detail = `${job.error.code}: ${job.error.message}`;
+  $("job-detail").textContent = detail;
+  $("job-detail").className = job.state === "failed" ? "small error" : "muted small";
+  $("job-log").replaceChildren(...job.log.map((line) => el("li", { text: line })));
+}
+
+async function pollJob(id) {
+  let misses = 0;
+  for (;;) {
+    let job;
+    try {
+      ({ job } = await api("GET", `/api/jobs/${encodeURIComponent(id)}`));
+      misses = 0;
+    } catch (err) {
+      // A busy server (training shares its CPU) may miss a poll or two; give up only on the job's absence or a long silence.
+      if (err.code === "NOT_FOUND" || ++misses >= 30) {
+        $("job-detail").textContent = `lost the job: ${err.message}`;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 2000));
+      continue;
+    }
+    showJob(job);
+    if (job.state !== "running") break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  $("add-domain-button").disabled = false;
+  await loadExperts().catch(() => {});
+  await loadStatus().catch(() => {});
 }
 
 // ---- wiring -------------------------------------------------------------------------------
@@ -176,6 +288,10 @@ $("add-expert-form").addEventListener("submit", (ev) => {
   const name = $("expert-name").value.trim();
   if (name) addExpert(name);
 });
+$("add-domain-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  addDomain();
+});
 for (const q of EXAMPLES) {
   const b = el("button", { type: "button", class: "example", text: q });
   b.addEventListener("click", () => {
@@ -187,3 +303,14 @@ for (const q of EXAMPLES) {
 showAdmin();
 loadStatus().catch((err) => ($("status").textContent = `server unreachable: ${err.message}`));
 loadExperts().catch(() => {});
+// A domain job started earlier (another tab, a reload) keeps showing its progress.
+api("GET", "/api/jobs")
+  .then(({ jobs }) => {
+    const running = jobs.find((j) => j.state === "running");
+    if (running) {
+      $("domain-admin").open = true;
+      showJob(running);
+      pollJob(running.id);
+    }
+  })
+  .catch(() => {});

@@ -1,0 +1,147 @@
+/**
+ * Bring your own domain, as a user would (issue 13; RR_REAL_DATA=1 RR_OWN_DOMAIN=1, needs ../shared/datasets):
+ * the real `routerretriever serve` on the shipped demo (its corpus, experts and pilot library; a
+ * fresh store and a copy of the experts folder), then, through the HTTP API only, a new
+ * domain's documents (600 of CISI's, library and information science, a collection the demo
+ * does not hold) go to POST /api/domains, which stores them, trains an expert on their
+ * pseudo-queries and registers it with its routing evidence. CISI's own test queries (never
+ * seen by any of this) must then go to the new expert, and the demo's own queries must keep
+ * their routes. Route counts before and after are printed for the record.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBeirDataset } from "../data/beir.js";
+import { projectRoot, sharedDatasetsDir } from "../util/paths.js";
+import { rng, shuffled } from "../util/random.js";
+
+const datasets = sharedDatasetsDir();
+// Opt-in on top of RR_REAL_DATA (RR_OWN_DOMAIN=1): minutes of encoding and training, and not
+// yet run to completion on a quiet machine (see /work/notes/issue-13.md), so CI does not depend on it.
+const enabled = process.env.RR_REAL_DATA === "1" && process.env.RR_OWN_DOMAIN === "1" && datasets !== undefined;
+if (!enabled) console.warn(`own-domain end-to-end test skipped: ${datasets ? "set RR_REAL_DATA=1 RR_OWN_DOMAIN=1 to run it" : "../shared/datasets is absent"}`);
+
+const TOKEN = "own-domain-e2e-token-0123456789";
+const NEW_DOCS = 600;
+let tmp: string;
+let child: ChildProcess | undefined;
+let url = "";
+let stderr = "";
+
+interface DemoQuery {
+  readonly id: string;
+  readonly domain: string;
+  readonly text: string;
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const send = () => fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await send().catch((err: unknown) => (method === "GET" ? send() : Promise.reject(err)));
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : {};
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** The expert each query is routed to, 8 requests in flight (the service micro-batches them). */
+async function routes(queries: readonly string[]): Promise<string[]> {
+  const out: string[] = new Array(queries.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = next++; i < queries.length; i = next++) out[i] = (await api("POST", "/api/search", { query: queries[i], k: 10 })).expert;
+    }),
+  );
+  return out;
+}
+
+function counts(xs: readonly string[]): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const x of xs) m[x] = (m[x] ?? 0) + 1;
+  return m;
+}
+
+describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP", () => {
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "rr-own-domain-"));
+    cpSync(join(projectRoot, "demo", "experts"), join(tmp, "experts"), { recursive: true });
+    const args = [
+      join(projectRoot, "bin", "routerretriever.js"), "serve",
+      "--store", join(tmp, "store"), "--experts", join(tmp, "experts"),
+      "--pilots", join(projectRoot, "demo", "pilots.json"), "--corpus", join(projectRoot, "demo", "corpus.jsonl"),
+      "--port", "0", "--token", TOKEN, "--threads", "1", "--quiet",
+    ];
+    child = spawn(process.execPath, args, { env: { ...process.env, ROUTERRETRIEVER_CACHE: join(tmp, "cache") }, stdio: ["ignore", "ignore", "pipe"] });
+    url = await new Promise<string>((resolve, reject) => {
+      child!.stderr!.on("data", (b: Buffer) => {
+        stderr += b.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child!.on("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+    });
+  }, 900_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("routes the new domain's queries to its new expert; the demo's queries keep their routes", async () => {
+    const demo = readFileSync(join(projectRoot, "demo", "queries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DemoQuery);
+    const cisi = await loadBeirDataset(join(datasets!, "cisi"), "test");
+    // The new domain: 600 CISI documents, those judged for its test queries first (so the
+    // queries have their answers in the store), the rest a seeded sample.
+    const judged = new Set([...cisi.qrels.values()].flatMap((m) => [...m].filter(([, g]) => g > 0).map(([id]) => id)));
+    const ordered = [...cisi.corpus.filter((d) => judged.has(d.id)), ...shuffled(cisi.corpus.filter((d) => !judged.has(d.id)), rng(13))];
+    const documents = ordered.slice(0, NEW_DOCS).map((d) => ({ id: `cisi/${d.id}`, title: d.title, text: d.text }));
+    const cisiQueries = cisi.queries.map((q) => q.text);
+
+    const health0 = await api("GET", "/api/health");
+    const demoBefore = await routes(demo.map((q) => q.text));
+    const cisiBefore = await routes(cisiQueries);
+
+    const { job } = await api("POST", "/api/domains", { name: "cisi", documents });
+    const stages = new Set<string>();
+    let j = job;
+    while (j.state === "running") {
+      await new Promise((r) => setTimeout(r, 2000));
+      j = (await api("GET", `/api/jobs/${j.id}`)).job;
+      stages.add(j.stage);
+    }
+    expect(j.state, JSON.stringify(j.error)).toBe("done");
+    expect(stages.has("train") || stages.has("evidence")).toBe(true);
+    expect(j.result.expert).toMatchObject({ name: "cisi", active: true, routable: true });
+
+    const health1 = await api("GET", "/api/health");
+    expect(health1.documents).toBe(health0.documents + documents.length);
+    const demoAfter = await routes(demo.map((q) => q.text));
+    const cisiAfter = await routes(cisiQueries);
+
+    const changed = demo.filter((_, i) => demoAfter[i] !== demoBefore[i]);
+    const byDomain = (rs: readonly string[]) => Object.fromEntries([...new Set(demo.map((q) => q.domain))].map((d) => [d, counts(rs.filter((_, i) => demo[i]!.domain === d))]));
+    console.log(
+      JSON.stringify(
+        {
+          job: { seconds: j.result.seconds, training: j.result.training, evidence: j.result.evidence, pilots: j.result.expert.pilots },
+          cisiTestQueries: { before: counts(cisiBefore), after: counts(cisiAfter) },
+          demoQueries: { before: byDomain(demoBefore), after: byDomain(demoAfter), changed: changed.length, of: demo.length },
+        },
+        null,
+        1,
+      ),
+    );
+    expect(cisiBefore.filter((e) => e === "cisi")).toHaveLength(0);
+    expect(cisiAfter.filter((e) => e === "cisi").length).toBeGreaterThanOrEqual(Math.ceil(0.9 * cisiQueries.length));
+    expect(demoAfter.filter((e) => e === "cisi")).toHaveLength(0);
+    expect(changed).toHaveLength(0);
+  }, 1_800_000);
+});
