@@ -1,9 +1,22 @@
 /**
  * routerretriever's library API. Everything a program needs to embed, index, search, evaluate,
  * train experts and route, with its types.
+ *
+ *   import { RouterRetriever, startService } from "routerretriever";
+ *   const rr = await RouterRetriever.open({ store: "my-store", expertsDir: "experts", pilotsPath: "pilots.json" });
  */
 export { RouterRetrieverError, type ErrorCode } from "./errors.js";
 export type { JsonValue } from "./util/json.js";
+
+// The engine: open (or create) a store, search with routing, add/remove experts and documents.
+export * from "./engine/index.js";
+// The HTTP service and web page over an open RouterRetriever.
+export { startService, checkServiceOptions, SERVICE_VERSION, type ServiceOptions, type RunningService, type ServiceEngine, type ServiceLimits } from "./service/server.js";
+// The bundled demo: sample corpus, experts and pilot library shipped with the package.
+export { demoPaths, type DemoPaths } from "./service/demo.js";
+// Storage: the embedded flat folder or PostgreSQL + pgvector, behind one interface.
+export { openStore, isPostgresUrl, redactStoreLocation, type OpenStoreOptions } from "./store/open.js";
+export type { Store, StoreSpec, StoreIntegrity, ExpertsState, ExpertsChange } from "./store/types.js";
 
 // Model: HF-layout BERT folders, tokenizer, encoder.
 export { defaultModelSpec, loadModelSpec, resolveModelSpec, DEFAULT_MODEL_ID, type ModelSpec, type BertConfig, type Pooling, type LoadSpecOptions } from "./model/spec.js";
@@ -36,5 +49,9 @@ export * from "./experts/index.js";
 export { trainExpert, DEFAULT_LORA, type TrainExpertOptions, type TrainResult, type TrainEvent } from "./training/trainer.js";
 export { loadTrainingPairs, pseudoQueryPairs, type TrainingPair, type TrainingSource } from "./data/pairs.js";
 
-// Routing.
-export * from "./routing/types.js";
+// Routing: pilot library (Algorithm 1, buildPilotLibrary), router rules, incremental experts, persistence.
+export * from "./routing/index.js";
+// Both the engine and routing/incremental.ts name an options type AddExpertOptions: the root
+// gives the engine's (rr.addExpert); the pilot-library one is AddExpertToLibraryOptions.
+export type { AddExpertOptions } from "./engine/index.js";
+export type { AddExpertOptions as AddExpertToLibraryOptions } from "./routing/incremental.js";

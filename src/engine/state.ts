@@ -7,7 +7,7 @@ import type { PilotState } from "./components/pilot-state.js";
 import type { WriteLock } from "./components/write-lock.js";
 
 export interface EngineState {
-  readonly expertsDir: string;
+  readonly expertsDir: string | undefined;
   readonly model: LoadedModel;
   /** Plain base model: documents, and the first (routing) pass over queries. */
   readonly base: Encoder;

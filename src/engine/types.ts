@@ -24,8 +24,11 @@ export interface OpenOptions {
   readonly exactSearch?: boolean;
   /** A HuggingFace-layout model folder, "default" / undefined for the bundled MiniLM, or a spec. */
   readonly model?: string | ModelSpec;
-  /** The folder holding expert folders (PEFT layout), one per expert, named by expert id. */
-  readonly expertsDir: string;
+  /**
+   * The folder holding expert folders (PEFT layout), one per expert, named by expert id. Without
+   * one, only experts the store itself holds (PostgreSQL) can be active.
+   */
+  readonly expertsDir?: string;
   /**
    * A pilot library file (routing/pilots.ts format). When the store holds its own copy (made
    * the first time adding an expert extended the library), that copy is used instead, unless

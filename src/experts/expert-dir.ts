@@ -24,8 +24,9 @@ export function checkExpertName(name: unknown): string {
 }
 
 /** The real path of expertsDir/name, refused unless it is a directory inside expertsDir's real path. */
-export function resolveExpertDir(expertsDir: string, name: string): string {
+export function resolveExpertDir(expertsDir: string | undefined, name: string): string {
   checkExpertName(name);
+  if (expertsDir === undefined) throw new RouterRetrieverError("NOT_FOUND", `no expert "${name}": no experts folder was given`);
   const candidate = join(expertsDir, name);
   if (!existsSync(candidate)) throw new RouterRetrieverError("NOT_FOUND", `no expert folder "${name}" in the experts folder`);
   const root = realpathSync(expertsDir);

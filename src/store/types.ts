@@ -79,7 +79,7 @@ export interface Store {
    * PostgreSQL returns a local copy of the adapter stored in the database, or, for an expert it
    * does not hold yet, `expertsDir/<name>` (publishExpert then uploads it).
    */
-  expertDir(name: string, expertsDir: string): Promise<string>;
+  expertDir(name: string, expertsDir: string | undefined): Promise<string>;
   /** Makes a loaded expert folder available to every process on the store (no-op for flat). */
   publishExpert(name: string, dir: string): Promise<void>;
   /** Expert names whose adapters the store itself holds (empty for flat: they stay in expertsDir). */

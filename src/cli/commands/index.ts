@@ -1,45 +1,164 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+/**
+ * `routerretriever index <corpus> --store <dir|url>`: documents and their base-model vectors into
+ * a store, the one format `search`, `serve` and the library read. Resumable: documents already
+ * stored are skipped, and every chunk is committed on its own.
+ *
+ * A folder store is written through the engine by this one process. A PostgreSQL store is
+ * filled by bulk workers (store/postgres/bulk.ts): this process is one, `--workers n` starts
+ * n-1 more here, and the same command run on other machines adds theirs; each claims chunks
+ * with SELECT ... FOR UPDATE SKIP LOCKED, and a killed worker's chunk is taken over.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import { Command } from "commander";
-import { documentText, loadCorpus } from "../../data/beir.js";
-import { createIndex, openIndex, MANIFEST_FILE } from "../../vectors/store.js";
-import { writeFileAtomic } from "../../util/atomic.js";
-import { addModelOptions, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
+import { documentText, loadCorpus, readDocumentsJsonl } from "../../data/beir.js";
+import { checkDocuments } from "../../engine/methods/add-documents.js";
+import { RouterRetriever } from "../../engine/router-retriever.js";
+import type { StoredDocument } from "../../engine/types.js";
+import { RouterRetrieverError } from "../../errors.js";
+import { resolveModelSpec } from "../../model/spec.js";
+import { isPostgresUrl, redactStoreLocation } from "../../store/location.js";
+import { addModelOptions, openEncoder, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
-export const DOCS_FILE = "docs.jsonl";
+interface IndexFlags extends ModelFlags {
+  store?: string;
+  out?: string;
+  chunk: string;
+  workers: string;
+  leaseSeconds: string;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function indexCommand(): Command {
   return addModelOptions(
     new Command("index")
-      .description("Build (or resume building) a vector index of a BEIR corpus with the base model")
-      .argument("<corpus>", "a BEIR dataset folder holding corpus.jsonl[.gz]")
-      .requiredOption("--out <dir>", "index folder (created; an interrupted build resumes)")
-      .option("--chunk <n>", "documents per committed chunk", "512")
+      .description("Add a corpus to a store (folder or postgres:// URL) with the base model; an interrupted run resumes")
+      .argument("<corpus>", "a BEIR dataset folder holding corpus.jsonl[.gz], or a JSON-lines file of {id,title,text}")
+      .option("--store <dir|url>", "store folder (created if absent) or postgres:// URL")
+      .option("--out <dir>", "same as --store (older name)")
+      .option("--chunk <n>", "documents per committed chunk", "256")
+      .option("--workers <n>", "PostgreSQL store: worker processes to run here", "1")
+      .option("--lease-seconds <s>", "PostgreSQL store: how long a silent worker keeps its chunk before another takes it over", "60")
       .option("--json", "print a JSON summary on stdout")
       .option("--quiet", "no progress on stderr"),
-  ).action(async (corpusDir: string, flags: ModelFlags & { out: string; chunk: string; json?: boolean; quiet?: boolean }) => {
-    const docs = await loadCorpus(corpusDir);
-    const enc = await openEncoder(flags);
-    const spec = { modelId: enc.spec.id, dims: enc.dims, pooling: enc.spec.pooling, normalized: enc.spec.normalize };
-    const index = existsSync(join(flags.out, MANIFEST_FILE)) ? openIndex(flags.out, spec) : createIndex(flags.out, spec);
-    // Titles and texts ride along so `search` and the service can show hits, not just ids.
-    writeFileAtomic(join(flags.out, DOCS_FILE), docs.map((d) => JSON.stringify({ _id: d.id, title: d.title, text: d.text })).join("\n") + "\n");
-    const todo = docs.filter((d) => !index.has(d.id));
+  ).action(async (corpus: string, flags: IndexFlags) => {
+    const store = flags.store ?? flags.out;
+    if (store === undefined) throw new RouterRetrieverError("BAD_INPUT", "--store <dir|url> is required");
     const chunk = positiveInt(flags.chunk, "--chunk");
-    const bar = startProgress("index", docs.length, { unit: "docs", quiet: flags.quiet });
-    bar.update(docs.length - todo.length);
+    const workers = positiveInt(flags.workers, "--workers");
+    const docs = checkDocuments(await readCorpus(corpus));
     const t0 = Date.now();
-    for (let i = 0; i < todo.length; i += chunk) {
-      const part = todo.slice(i, i + chunk);
-      const vecs = await enc.encode(part.map(documentText), { onProgress: (p) => bar.update(docs.length - todo.length + i + p.done) });
-      index.add(part.map((d) => d.id), vecs);
-      index.save(); // each chunk is committed: an interrupted build resumes after it
-    }
+    const summary = isPostgresUrl(store)
+      ? await indexIntoPostgres(store, docs, { flags, chunk, workers })
+      : await indexIntoFolder(store, docs, { flags, chunk, workers });
+    const out = { store: redactStoreLocation(store), ...summary, seconds: (Date.now() - t0) / 1000 };
+    if (flags.json) printJson(out);
+    else if (!flags.quiet) console.error(`indexed into ${out.store}: ${out.documents} documents in the store (${out.encoded} encoded by this run, ${out.alreadyThere} already there)`);
+  });
+}
+
+interface IndexSummary {
+  readonly documents: number;
+  readonly encoded: number;
+  readonly alreadyThere: number;
+  readonly modelId: string;
+  readonly workers?: number;
+  readonly takenOver?: number;
+}
+
+interface RunContext {
+  readonly flags: IndexFlags;
+  readonly chunk: number;
+  readonly workers: number;
+}
+
+async function readCorpus(path: string): Promise<StoredDocument[]> {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new RouterRetrieverError("NOT_FOUND", `${path}: no such corpus (a BEIR dataset folder or a JSON-lines file)`);
+  }
+  if (isFile) return [...(await readDocumentsJsonl(path))];
+  return (await loadCorpus(path)).map((d) => ({ id: d.id, title: d.title, text: d.text }));
+}
+
+async function indexIntoFolder(store: string, docs: readonly StoredDocument[], ctx: RunContext): Promise<IndexSummary> {
+  if (ctx.workers > 1) throw new RouterRetrieverError("BAD_INPUT", "--workers needs a PostgreSQL store: a store folder is written by one process");
+  const rr = await RouterRetriever.open({
+    store,
+    model: ctx.flags.model,
+    threads: threadsFlag(ctx.flags),
+    precision: precisionFlag(ctx.flags),
+    onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
+  });
+  try {
+    const have = await rr.existingDocuments(docs.map((d) => d.id));
+    const todo = docs.filter((d) => !have.has(d.id));
+    const bar = startProgress("index", docs.length, { unit: "docs", quiet: ctx.flags.quiet });
+    bar.update(have.size);
+    if (todo.length > 0) await rr.addDocuments(todo, { chunkSize: ctx.chunk, onProgress: (p) => bar.update(have.size + p.done) });
     bar.stop();
+    return { documents: await rr.countDocuments(), encoded: todo.length, alreadyThere: have.size, modelId: rr.modelId };
+  } finally {
+    await rr.close();
+  }
+}
+
+async function indexIntoPostgres(url: string, docs: readonly StoredDocument[], ctx: RunContext): Promise<IndexSummary> {
+  const { bulkIndex } = await import("../../store/postgres/bulk.js");
+  const { openStore } = await import("../../store/open.js");
+  const spec = resolveModelSpec(ctx.flags.model);
+  const storeSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
+  const before = await openStore(url, storeSpec).then(async (s) => {
+    try {
+      return await s.existing(docs.map((d) => d.id));
+    } finally {
+      await s.close();
+    }
+  });
+  const children = startHelperWorkers(ctx.workers - 1);
+  const enc = await openEncoder(ctx.flags);
+  const bar = startProgress("index", docs.length, { unit: "docs", quiet: ctx.flags.quiet });
+  try {
+    const r = await bulkIndex(url, storeSpec, docs, {
+      chunkSize: ctx.chunk,
+      leaseSeconds: Number(ctx.flags.leaseSeconds),
+      encode: (part) => enc.encode(part.map(documentText)),
+      onProgress: (p) => bar.update(p.done, { here: p.encodedHere }),
+    });
+    await Promise.all(children.map(waitFor));
+    bar.stop();
+    const after = await openStore(url, storeSpec).then(async (s) => {
+      try {
+        return await s.count();
+      } finally {
+        await s.close();
+      }
+    });
+    return { documents: after, encoded: r.encodedHere, alreadyThere: before.size, modelId: spec.id, workers: ctx.workers, takenOver: r.takenOver };
+  } catch (err) {
+    for (const c of children) c.kill();
+    throw err;
+  } finally {
     await enc.close();
-    const summary = { index: flags.out, documents: index.size, encoded: todo.length, resumedFrom: docs.length - todo.length, seconds: (Date.now() - t0) / 1000, modelId: spec.modelId };
-    if (flags.json) printJson(summary);
-    else console.error(`indexed ${summary.documents} documents into ${flags.out} (${summary.encoded} encoded now, ${summary.resumedFrom} already there)`);
+  }
+}
+
+/** Runs this same command `n` more times as quiet single workers (they share the job through the database). */
+function startHelperWorkers(n: number): ChildProcess[] {
+  const args = process.argv.slice(1);
+  const at = args.indexOf("--workers");
+  const base = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args.filter((a) => !a.startsWith("--workers="));
+  const childArgs = [...base.filter((a) => a !== "--json"), "--workers", "1", "--quiet"];
+  return Array.from({ length: n }, () => spawn(process.execPath, [...process.execArgv, ...childArgs], { stdio: ["ignore", "ignore", "inherit"] }));
+}
+
+function waitFor(c: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (c.exitCode !== null) return c.exitCode === 0 ? resolve() : reject(new RouterRetrieverError("INTERNAL", `a helper index worker exited with code ${c.exitCode}`));
+    c.once("exit", (code) => (code === 0 ? resolve() : reject(new RouterRetrieverError("INTERNAL", `a helper index worker exited with code ${String(code)}`))));
   });
 }

@@ -1,32 +1,71 @@
-import { existsSync } from "node:fs";
-import { readDocumentsJsonl } from "../../data/beir.js";
-import { join } from "node:path";
+/**
+ * `routerretriever search <store> <queries...>`: routed search over a store, exactly as the
+ * service answers it (the same RouterRetriever.searchBatch): the router picks an expert per
+ * query from the pilot library, the query is embedded with it, and the store returns the top k.
+ * Prints the chosen expert and every candidate's routing score with the hits.
+ */
 import { Command } from "commander";
-import { openIndex } from "../../vectors/store.js";
-import { addModelOptions, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
-import { DOCS_FILE } from "./index.js";
+import { RouterRetriever } from "../../engine/router-retriever.js";
+import { RouterRetrieverError } from "../../errors.js";
+import { addModelOptions, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
+
+interface SearchFlags extends ModelFlags {
+  k: string;
+  experts?: string;
+  pilots?: string;
+  exact?: boolean;
+  json?: boolean;
+}
 
 export function searchCommand(): Command {
   return addModelOptions(
     new Command("search")
-      .description("Search an index built by `routerretriever index`")
-      .argument("<index>", "index folder")
+      .description("Routed search over a store (folder or postgres:// URL), as the service answers it")
+      .argument("<store>", "store folder or postgres:// URL (built by `routerretriever index` or the service)")
       .argument("<queries...>", "query texts")
       .option("-k, --k <n>", "hits per query", "10")
+      .option("--experts <dir>", "folder of expert folders (PEFT layout)")
+      .option("--pilots <file>", "pilot library file (without one, every query uses the base model)")
+      .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
       .option("--json", "print JSON on stdout"),
-  ).action(async (dir: string, queries: string[], flags: ModelFlags & { k: string; json?: boolean }) => {
-    const enc = await openEncoder(flags);
-    const index = openIndex(dir, { modelId: enc.spec.id, dims: enc.dims });
-    const docsPath = join(dir, DOCS_FILE);
-    const titles = new Map<string, string>();
-    if (existsSync(docsPath)) for (const d of await readDocumentsJsonl(docsPath)) titles.set(d.id, (d.title || d.text).slice(0, 100));
-    const hits = index.search(await enc.encode(queries), positiveInt(flags.k, "-k"));
-    await enc.close();
-    const out = queries.map((q, i) => ({ query: q, hits: hits[i]!.map((h) => ({ id: h.id, score: h.score, title: titles.get(h.id) ?? "" })) }));
+  ).action(async (store: string, queries: string[], flags: SearchFlags) => {
+    const k = positiveInt(flags.k, "-k");
+    if (queries.some((q) => q.trim() === "")) throw new RouterRetrieverError("BAD_INPUT", "a query is empty");
+    const rr = await RouterRetriever.open({
+      store,
+      expertsDir: flags.experts,
+      pilotsPath: flags.pilots,
+      model: flags.model,
+      threads: threadsFlag(flags),
+      precision: precisionFlag(flags),
+      exactSearch: flags.exact === true,
+      onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
+    });
+    let results;
+    try {
+      results = await rr.searchBatch(queries, k);
+    } finally {
+      await rr.close();
+    }
+    const out = queries.map((query, i) => {
+      const r = results[i]!;
+      return {
+        query,
+        expert: r.expert,
+        scores: r.scores,
+        ...(r.routingNote !== undefined ? { routingNote: r.routingNote } : {}),
+        hits: r.hits.map((h) => ({ id: h.id, score: h.score, title: h.title })),
+      };
+    });
     if (flags.json) return printJson(out);
     for (const r of out) {
       console.log(`\n${r.query}`);
-      r.hits.forEach((h, j) => console.log(`${String(j + 1).padStart(3)}. ${h.score.toFixed(4)}  ${h.id}  ${h.title}`));
+      const scores = Object.entries(r.scores)
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, s]) => `${name} ${s.toFixed(3)}`)
+        .join(", ");
+      console.log(`  routed to: ${r.expert}${scores ? `  (routing scores: ${scores})` : ""}${r.routingNote ? `  [${r.routingNote}]` : ""}`);
+      r.hits.forEach((h, j) => console.log(`${String(j + 1).padStart(3)}. ${h.score.toFixed(4)}  ${h.id}  ${h.title.slice(0, 100)}`));
     }
   });
 }

@@ -62,7 +62,6 @@ export function serveCommand(): Command {
       const paths = demoPaths();
       const storeDir = flags.store ?? paths.storeDir;
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
-      if (expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "--experts <dir> is required with --store");
       // Paths first: a typo must not cost a model load.
       if (!isPostgresUrl(storeDir)) requireOutputDir(storeDir, "--store");
       if (flags.experts !== undefined) requireDir(flags.experts, "--experts");

@@ -100,7 +100,11 @@ export async function addDomain(s: EngineState, o: AddDomainOptions): Promise<Ad
 async function addDomainOnce(s: EngineState, name: string, o: AddDomainOptions): Promise<AddDomainResult> {
   if (s.closed) throw new RouterRetrieverError("CONFLICT", "this RouterRetriever is closed");
   if (s.experts.has(name)) throw new RouterRetrieverError("CONFLICT", `expert "${name}" is already active; remove it or choose another domain name`);
-  const finalDir = join(s.expertsDir, name);
+  // A new expert is trained into the experts folder, so there must be one (it is optional for
+  // stores that hold their experts themselves).
+  if (s.expertsDir === undefined) throw new RouterRetrieverError("BAD_INPUT", "adding a domain needs an experts folder (expertsDir / --experts) to train the expert into");
+  const expertsDir = s.expertsDir;
+  const finalDir = join(expertsDir, name);
   if (existsSync(finalDir)) throw new RouterRetrieverError("CONFLICT", `${finalDir} already exists: add it as an expert, or choose another domain name`);
   // A document with neither title nor text has nothing to embed or to train on: skipped and
   // counted (real collections have them: cranfield's document 471), not a reason to refuse the rest.
@@ -128,7 +132,7 @@ async function addDomainOnce(s: EngineState, name: string, o: AddDomainOptions):
 
   // Work folder: the domain as a BEIR corpus (what training reads) and the expert being made.
   // Hidden (leading dot), so expert discovery never sees it.
-  const work = join(s.expertsDir, `.${name}.domain`);
+  const work = join(expertsDir, `.${name}.domain`);
   mkdirSync(work, { recursive: true });
   const stagedExpert = join(work, "expert");
 

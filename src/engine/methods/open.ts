@@ -27,7 +27,7 @@ export interface InternalOpenOptions extends OpenOptions {
 }
 
 export async function openState(opts: InternalOpenOptions): Promise<EngineState> {
-  const expertsDir = resolve(opts.expertsDir);
+  const expertsDir = opts.expertsDir === undefined ? undefined : resolve(opts.expertsDir);
   const warnings: string[] = [];
   const warn = (m: string): void => {
     warnings.push(m);
@@ -52,7 +52,7 @@ async function openWithStore(
   opts: InternalOpenOptions,
   store: Store,
   model: ReturnType<typeof loadModel>,
-  expertsDir: string,
+  expertsDir: string | undefined,
   warn: (m: string) => void,
   warnings: string[],
   progress: (stage: string, done: number, total: number) => void,

@@ -102,7 +102,7 @@ export class FlatStore implements Store {
     return this.readExperts();
   }
 
-  async expertDir(name: string, expertsDir: string): Promise<string> {
+  async expertDir(name: string, expertsDir: string | undefined): Promise<string> {
     return resolveExpertDir(expertsDir, name);
   }
 

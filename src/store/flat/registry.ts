@@ -116,8 +116,8 @@ export class ExpertRegistry {
 }
 
 /** Sub-folders holding an adapter_config.json, sorted; hidden entries (temp folders being written) skipped. */
-export function listExpertFolders(expertsDir: string): string[] {
-  if (!existsSync(expertsDir)) return [];
+export function listExpertFolders(expertsDir: string | undefined): string[] {
+  if (expertsDir === undefined || !existsSync(expertsDir)) return [];
   return readdirSync(expertsDir, { withFileTypes: true })
     .filter((e) => !e.name.startsWith(".") && (e.isDirectory() || e.isSymbolicLink()) && existsSync(join(expertsDir, e.name, ADAPTER_CONFIG_FILE)))
     .map((e) => e.name)

@@ -191,7 +191,7 @@ export class PostgresStore implements Store {
     return r.rows.map((x) => x.name);
   }
 
-  async expertDir(name: string, expertsDir: string): Promise<string> {
+  async expertDir(name: string, expertsDir: string | undefined): Promise<string> {
     checkExpertName(name);
     const r = await this.q<{ sha256: string | null }>("reading an expert", "SELECT sha256 FROM rr_experts WHERE name = $1", [name]);
     const sha = r.rows[0]?.sha256;

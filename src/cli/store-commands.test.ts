@@ -1,0 +1,82 @@
+/**
+ * One store format for the CLI, the service and the library: `index` builds a folder, `search`
+ * answers from it routed (expert + routing scores), and `serve` on the same folder gives the
+ * same hits; a second `index` resumes (encodes nothing). Real CLI processes, real model.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { httpJson, runCli, startServe } from "../../test/support/cli.js";
+
+const TOKEN = "store-commands-token-0123456789";
+const QUERIES = ["BRCA1 mutation and breast cancer risk", "python load json file", "cheapest airline tickets"];
+
+let fx: Fixture;
+let corpus: string;
+beforeAll(async () => {
+  fx = await makeFixture();
+  corpus = join(fx.root, "corpus.jsonl");
+  writeFileSync(corpus, FIXTURE_DOCS.map((d) => JSON.stringify(d)).join("\n") + "\n");
+}, 300_000);
+afterAll(() => fx?.cleanup());
+
+interface Routed {
+  query: string;
+  expert: string;
+  scores: Record<string, number>;
+  hits: { id: string; score: number; title: string }[];
+}
+
+describe("index, search, serve on one store folder", { timeout: 400_000 }, () => {
+  let searched: Routed[];
+
+  it("index builds the store and a second run resumes without encoding", async () => {
+    const first = await runCli(["index", corpus, "--store", fx.storeDir, "--json", "--quiet"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ documents: FIXTURE_DOCS.length, encoded: FIXTURE_DOCS.length, alreadyThere: 0 });
+    const again = await runCli(["index", corpus, "--store", fx.storeDir, "--json", "--quiet"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ documents: FIXTURE_DOCS.length, encoded: 0, alreadyThere: FIXTURE_DOCS.length });
+  });
+
+  it("search routes each query and prints the expert and every candidate's routing score", async () => {
+    const r = await runCli(["search", fx.storeDir, ...QUERIES, "--experts", fx.expertsDir, "--pilots", fx.pilotsPath, "-k", "3", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    searched = JSON.parse(r.stdout) as Routed[];
+    expect(searched.map((x) => x.query)).toEqual(QUERIES);
+    for (const x of searched) {
+      expect(Object.keys(x.scores).sort()).toEqual(["base", "code", "scifact"]);
+      expect(x.hits).toHaveLength(3);
+    }
+    // Routed, not base-only: the science query goes to the science expert.
+    expect(searched[0]!.expert).toBe("scifact");
+    const text = await runCli(["search", fx.storeDir, QUERIES[0]!, "--experts", fx.expertsDir, "--pilots", fx.pilotsPath, "-k", "3"]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/routed to: scifact {2}\(routing scores: /);
+    expect(text.stdout).toContain(searched[0]!.hits[0]!.id);
+  });
+
+  it("serve on the same folder answers with the same experts and hits", async () => {
+    const svc = await startServe(["--store", fx.storeDir, "--experts", fx.expertsDir, "--pilots", fx.pilotsPath, "--port", "0", "--token", TOKEN, "--quiet"]);
+    try {
+      for (const want of searched) {
+        const r = await httpJson(`${svc.url}/api/search`, "POST", { query: want.query, k: 3 });
+        expect(r.status).toBe(200);
+        expect(r.body.expert).toBe(want.expert);
+        expect(r.body.hits.map((h: { id: string }) => h.id)).toEqual(want.hits.map((h) => h.id));
+        r.body.hits.forEach((h: { score: number }, i: number) => expect(h.score).toBeCloseTo(want.hits[i]!.score, 5));
+      }
+      const health = await httpJson(`${svc.url}/api/health`, "GET");
+      expect(health.body.documents).toBe(FIXTURE_DOCS.length);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it("refuses --workers on a folder store with a clear message", async () => {
+    const r = await runCli(["index", corpus, "--store", fx.storeDir, "--workers", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--workers needs a PostgreSQL store/);
+  });
+});
