@@ -148,7 +148,7 @@ describe("CLI: bad paths are one line and exit code 2", () => {
     expectOneLine(await cli(["serve", "--store", join(root, "store-7"), "--experts", experts, "--corpus", missing, "--quiet"]), missing);
     const r = await cli(["index", ds]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--out");
+    expect(r.stderr).toContain("--store");
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expectOneLine(await cli(["serve", "--store", join(root, "store-6"), "--experts", experts, "--port", "http"]), "--port");
   }, 600_000);

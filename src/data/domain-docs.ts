@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import type { StoredDocument } from "../engine/types.js";
+import type { Doc as StoredDocument } from "./beir.js";
 import { readDocumentsJsonl } from "./beir.js";
 
 const TEXT_EXTENSIONS = new Set([".txt", ".md", ".markdown"]);

@@ -4,7 +4,9 @@
  * query from the pilot library, the query is embedded with it, and the store returns the top k.
  * Prints the chosen expert and every candidate's routing score with the hits.
  */
+import { statSync } from "node:fs";
 import { Command } from "commander";
+import { isPostgresUrl } from "../../store/location.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { addModelOptions, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
@@ -31,6 +33,12 @@ export function searchCommand(): Command {
   ).action(async (store: string, queries: string[], flags: SearchFlags) => {
     const k = positiveInt(flags.k, "-k");
     if (queries.some((q) => q.trim() === "")) throw new RouterRetrieverError("BAD_INPUT", "a query is empty");
+    // Searching never creates a store: a missing or mistyped folder is an error, not an empty result.
+    if (!isPostgresUrl(store)) {
+      const st = statSync(store, { throwIfNoEntry: false });
+      if (!st) throw new RouterRetrieverError("NOT_FOUND", `${store}: no such store folder (build one with \`routerretriever index\`)`);
+      if (!st.isDirectory()) throw new RouterRetrieverError("BAD_INPUT", `${store}: not a store folder`);
+    }
     const rr = await RouterRetriever.open({
       store,
       expertsDir: flags.experts,

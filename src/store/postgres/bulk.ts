@@ -18,7 +18,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type pg from "pg";
 import { RouterRetrieverError } from "../../errors.js";
-import type { StoredDocument } from "../../engine/types.js";
+import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { StoreSpec } from "../types.js";
 import { createPool, ensureSchema, pgError } from "./connect.js";
 import { insertDocuments } from "./index.js";
