@@ -6,7 +6,7 @@ import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import { Encoder } from "../model/encoder.js";
 import { RouterRetriever } from "./router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { expectHitScoresAreDots, FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 let fx: Fixture;
 let rr: RouterRetriever;
@@ -61,20 +61,10 @@ describe("RouterRetriever", () => {
     const res = await rr.search(q, 12);
     expect(res.expert).toBe("scifact");
     const enc = await ExpertEncoder.create(fx.model, [loadExpert(join(fx.expertsDir, "scifact"), fx.model, { id: "scifact" })]);
-    const base = await Encoder.create(fx.model);
     try {
-      const qv = await enc.encode([q], "scifact");
-      const dv = await base.encode(FIXTURE_DOCS.map((d) => `${d.title} ${d.text}`.trim()));
-      const d = enc.dims;
-      for (const h of res.hits) {
-        const row = FIXTURE_DOCS.findIndex((x) => x.id === h.id);
-        let s = 0;
-        for (let t = 0; t < d; t++) s += qv[t]! * dv[row * d + t]!;
-        expect(h.score).toBeCloseTo(s, 4);
-      }
+      await expectHitScoresAreDots(fx, res.hits, await enc.encode([q], "scifact"), (actual, expected) => expect(actual).toBeCloseTo(expected, 4));
     } finally {
       await enc.close();
-      await base.close();
     }
   });
 

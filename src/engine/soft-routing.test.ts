@@ -5,7 +5,7 @@ import { loadExpert } from "../experts/peft.js";
 import { Encoder } from "../model/encoder.js";
 import { BASE } from "../routing/types.js";
 import { RouterRetriever } from "./router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { expectHitScoresAreDots, FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 let fx: Fixture;
 let rr: RouterRetriever;
@@ -34,20 +34,10 @@ describe("soft routing in the engine", () => {
     // The hits' scores are dot products with base + sum_e w_e * delta_e (the base's share adds no delta).
     const experts = Object.keys(w).filter((e) => e !== BASE);
     const enc = await ExpertEncoder.create(fx.model, experts.map((e) => loadExpert(join(fx.expertsDir, e), fx.model, { id: e })));
-    const base = await Encoder.create(fx.model);
     try {
-      const qv = await enc.encodeMixed([q], [Object.fromEntries(experts.map((e) => [e, w[e]!]))]);
-      const dv = await base.encode(FIXTURE_DOCS.map((d) => `${d.title} ${d.text}`.trim()));
-      const d = enc.dims;
-      for (const h of res.hits) {
-        const row = FIXTURE_DOCS.findIndex((x) => x.id === h.id);
-        let s = 0;
-        for (let t = 0; t < d; t++) s += qv[t]! * dv[row * d + t]!;
-        expect(h.score).toBeCloseTo(s, 4);
-      }
+      await expectHitScoresAreDots(fx, res.hits, await enc.encodeMixed([q], [Object.fromEntries(experts.map((e) => [e, w[e]!]))]), (actual, expected) => expect(actual).toBeCloseTo(expected, 4));
     } finally {
       await enc.close();
-      await base.close();
     }
   });
 });

@@ -173,3 +173,23 @@ export async function writeSyntheticRouting(model: LoadedModel, dir: string, dom
   savePilotLibrary(pilotsPath, libraryFromLabels(labels), labels);
   return { expertsDir, pilotsPath };
 }
+
+/**
+ * Each hit's score must be the dot product of `queryVector` with the fixture document's base
+ * embedding (documents are embedded once by the base; the query side carries the experts).
+ */
+export async function expectHitScoresAreDots(fx: Fixture, hits: readonly { id: string; score: number }[], queryVector: Float32Array, closeTo: (actual: number, expected: number) => void): Promise<void> {
+  const base = await Encoder.create(fx.model);
+  try {
+    const dv = await base.encode(FIXTURE_DOCS.map((d) => `${d.title} ${d.text}`.trim()));
+    const d = base.dims;
+    for (const h of hits) {
+      const row = FIXTURE_DOCS.findIndex((x) => x.id === h.id);
+      let s = 0;
+      for (let t = 0; t < d; t++) s += queryVector[t]! * dv[row * d + t]!;
+      closeTo(h.score, s);
+    }
+  } finally {
+    await base.close();
+  }
+}
