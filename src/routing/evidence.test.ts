@@ -30,8 +30,11 @@ describe("routing evidence", () => {
     expect(ev.items[1]!.scores).toEqual({ base: 1 / Math.log2(3), c: 1 });
     expect(ev.items[1]!.docIds).toEqual(["d1"]);
     expect(ev.documentIds).toEqual(["d0", "d1", "d2", "d3"]);
+    // Ties go to the domain's own expert (EVIDENCE_TIE_RULE): c ties base on q0, q2-q4 and wins
+    // q1 and q5, so the domain's one pilot is c's, made of all six.
     const lib = evidenceLibrary(ev);
-    expect(lib.pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:base:4", "toy:c:2"]);
+    expect(lib.pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:c:6"]);
+    expect(evidenceLibrary(ev, undefined, "base-first").pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:base:4", "toy:c:2"]);
     // Without the expert admitted, the domain's queries all fall to base.
     expect(evidenceLibrary(ev, new Set()).pilots.map((p) => `${p.expert}:${p.size}`)).toEqual(["base:6"]);
   });

@@ -106,10 +106,20 @@ export async function buildRoutingEvidence(o: BuildRoutingEvidenceOptions): Prom
 }
 
 /**
- * The evidence as pilot labels over the candidates `allowed` admits ("base" always; all scored
- * ones when omitted). The expert is the domain's own expert (second in the tie rule).
+ * How the evidence breaks ties: "own-expert-first", the tie rule the default router was chosen
+ * with (results/experiment/router-selection.json) and the shipped libraries are built with.
+ * It matters more here than anywhere: a domain's pseudo-queries are mostly a document's own
+ * title, which base and expert both rank first (cranfield: base dev nDCG@10 0.926), so under
+ * "base-first" the expert's pilot would be the mean of the few dozen queries it strictly wins
+ * (28 of 500 on cranfield, results/new-domain/results.json) instead of the domain's.
  */
-export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = "base-first"): PilotLabels {
+export const EVIDENCE_TIE_RULE: TieRule = "own-expert-first";
+
+/**
+ * The evidence as pilot labels over the candidates `allowed` admits ("base" always; all scored
+ * ones when omitted). The expert is the domain's own expert (first in the tie rule).
+ */
+export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = EVIDENCE_TIE_RULE): PilotLabels {
   const candidates = ev.candidates.filter((c) => c === BASE || allowed === undefined || allowed.has(c));
   return relabel(
     {
@@ -126,7 +136,7 @@ export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string
 }
 
 /** The domain's pilots (one per candidate that won some of its queries). */
-export function evidenceLibrary(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = "base-first"): PilotLibrary {
+export function evidenceLibrary(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = EVIDENCE_TIE_RULE): PilotLibrary {
   return libraryFromLabels(evidenceLabels(ev, allowed, tieRule));
 }
 
