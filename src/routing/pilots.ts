@@ -27,7 +27,7 @@ import type { VectorIndex } from "../vectors/store.js";
 import type { TrainingPair } from "../data/pairs.js";
 import { rng, shuffled } from "../util/random.js";
 import { checkIndexModel, encodeCandidates, scoreVectors, type CandidateEncoder, type QueryText } from "./scores.js";
-import { BASE, type Pilot, type PilotLibrary } from "./types.js";
+import { BASE, type Pilot, type PilotInstances, type PilotLibrary } from "./types.js";
 
 /** Scores this close to the best count as tied (nDCG values from the same code tie exactly; this only absorbs rounding). */
 export const TIE_EPS = 1e-9;
@@ -160,7 +160,26 @@ export function libraryFromLabels(labels: PilotLabels): PilotLibrary {
       if (!domains.includes(name)) domains.push(name);
     }
   }
-  return { baseModelId: labels.baseModelId, dims: d, experts: [...labels.candidates], domains, pilots };
+  return { baseModelId: labels.baseModelId, dims: d, experts: [...labels.candidates], domains, pilots, instances: instancesFromLabels(labels) };
+}
+
+/** The labels as the "knn" rule reads them (every labelled query, all-zero ones included: they say no candidate helps). */
+export function instancesFromLabels(labels: PilotLabels): PilotInstances {
+  const d = labels.dims;
+  const n = labels.labels.length;
+  const vectors = new Float32Array(n * d);
+  const scores = new Map(labels.candidates.map((c) => [c, new Float32Array(n).fill(Number.NaN)]));
+  labels.labels.forEach((l, j) => {
+    let s = 0;
+    for (let i = 0; i < d; i++) s += l.vector[i]! * l.vector[i]!;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let i = 0; i < d; i++) vectors[j * d + i] = l.vector[i]! * inv;
+    for (const [c, col] of scores) {
+      const v = l.scores[c];
+      if (v !== undefined && Number.isFinite(v)) col[j] = v;
+    }
+  });
+  return { count: n, vectors, domains: labels.labels.map((l) => l.domain), scores };
 }
 
 /** Per domain, how many training queries each candidate won ("none" = skipped all-zero queries). */
