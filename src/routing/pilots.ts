@@ -163,6 +163,24 @@ export function libraryFromLabels(labels: PilotLabels): PilotLibrary {
   return { baseModelId: labels.baseModelId, dims: d, experts: [...labels.candidates], domains, pilots, instances: instancesFromLabels(labels) };
 }
 
+/** Two instance sets as one (rows of `a` then `b`); a candidate one side never scored is NaN there. */
+export function concatInstances(a: PilotInstances, b: PilotInstances, dims: number): PilotInstances {
+  const n = a.count + b.count;
+  const vectors = new Float32Array(n * dims);
+  vectors.set(a.vectors, 0);
+  vectors.set(b.vectors, a.count * dims);
+  const scores = new Map<string, Float32Array>();
+  for (const c of new Set([...a.scores.keys(), ...b.scores.keys()])) {
+    const col = new Float32Array(n).fill(Number.NaN);
+    const ca = a.scores.get(c);
+    const cb = b.scores.get(c);
+    if (ca) col.set(ca, 0);
+    if (cb) col.set(cb, a.count);
+    scores.set(c, col);
+  }
+  return { count: n, vectors, domains: [...a.domains, ...b.domains], scores };
+}
+
 /** The labels as the "knn" rule reads them (every labelled query, all-zero ones included: they say no candidate helps). */
 export function instancesFromLabels(labels: PilotLabels): PilotInstances {
   const d = labels.dims;
