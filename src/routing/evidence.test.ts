@@ -66,7 +66,7 @@ describe("routing evidence", () => {
     expect(inst.scores.get("c")![2]).toBe(Math.fround(ev.items[0]!.scores.c!));
     expect(Number.isNaN(inst.scores.get("a")![2]!)).toBe(true);
     // So under knn a med query keeps its route (c has no score among its neighbours)...
-    const knn = { aggregate: "knn", similarity: "cosine", neighbours: 2 } as const;
+    const knn = { aggregate: "knn", similarity: "cosine", neighbours: 1 } as const;
     const medQuery = Float32Array.from([1, 0.1, 0, 0]);
     expect(route(merged, medQuery, knn)[0]!.expert).toBe(route(lib, medQuery, knn)[0]!.expert);
     expect(route(merged, medQuery, knn)[0]!.scores.c).toBe(-Infinity);
