@@ -93,6 +93,12 @@ export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
  */
 export const DEFAULT_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
 
+/**
+ * The best centroid rule on dev: what routes when the default needs labelled queries ("knn") and
+ * the pilot library was saved without them.
+ */
+export const CENTROID_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
+
 /** Why a query stayed with the base although experts had pilots. */
 export type StayedWithBase = "out-of-domain";
 
