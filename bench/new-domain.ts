@@ -66,8 +66,12 @@ const log = (m: string): void => void process.stderr.write(`[${new Date().toISOS
 const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 const shown = (p: string): string => (p.startsWith(projectRoot) ? relative(projectRoot, p) : p);
 
-// The existing library: the experiment's, restricted to the existing experts' domains.
-const loaded = loadPilotLibrary(values.pilots!, model.spec.id);
+// The existing library: the experiment's (copied on the first run, like the experts below),
+// restricted to the existing experts' domains.
+mkdirSync(work, { recursive: true });
+const pilotsUsed = join(work, "pilots-source.json");
+if (!existsSync(pilotsUsed)) cpSync(values.pilots!, pilotsUsed);
+const loaded = loadPilotLibrary(pilotsUsed, model.spec.id);
 const keep = new Set(EXISTING);
 const existing = { ...loaded.library, domains: loaded.library.domains.filter((d) => keep.has(d)), pilots: loaded.library.pilots.filter((p) => keep.has(p.domain)) };
 mkdirSync(work, { recursive: true });
@@ -75,6 +79,10 @@ const libPath = join(work, "pilots-existing.json");
 savePilotLibrary(libPath, existing);
 
 const made = (name: string): string => join(work, name, "add-domain.json");
+// The existing experts as they are now, copied once: the lead retrains them from time to time,
+// and every dataset of one run must use the same ones (their hashes go into results.json).
+const used = join(work, "experts-used");
+if (!existsSync(used)) for (const e of EXISTING) cpSync(join(values.experts!, e), join(used, e), { recursive: true });
 
 // Phase 1: make each new domain's expert once.
 for (const name of values.datasets!.split(",")) {
@@ -86,7 +94,7 @@ for (const name of values.datasets!.split(",")) {
   const root = join(work, name);
   rmSync(root, { recursive: true, force: true });
   const expertsDir = join(root, "store-added", "experts");
-  for (const e of EXISTING) cpSync(join(values.experts!, e), join(expertsDir, e), { recursive: true });
+  for (const e of EXISTING) cpSync(join(used, e), join(expertsDir, e), { recursive: true });
   const rr = await RouterRetriever.open({ store: join(root, "store-added", "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   let lastLog = 0;
   const added = await addDomain(rr, {
@@ -165,12 +173,13 @@ for (const name of values.datasets!.split(",")) {
 }
 await base.close();
 
-const used = {
+const usedInfo = {
   rule: describeRule(DEFAULT_RULE),
-  experts: Object.fromEntries(EXISTING.map((e) => [e, { path: shown(join(values.experts!, e)), adapterSha256: sha256(join(values.experts!, e, "adapter_model.safetensors")) }])),
-  pilots: { path: shown(values.pilots!), sha256: sha256(values.pilots!), domainsKept: existing.domains },
+  // Copied from --experts when the work folder was first made (a later run reuses that copy).
+  experts: Object.fromEntries(EXISTING.map((e) => [e, { copiedFrom: shown(join(values.experts!, e)), adapterSha256: sha256(join(used, e, "adapter_model.safetensors")) }])),
+  pilots: { copiedFrom: shown(values.pilots!), sha256: sha256(pilotsUsed), domainsKept: existing.domains },
 };
-writeJsonAtomic(join(values.out!, "results.json"), { used, datasets: results });
+writeJsonAtomic(join(values.out!, "results.json"), { used: usedInfo, datasets: results });
 
 // Table (x100, like results/experiment/table1.md).
 type Row = { documents: number; testQueries: number; base: number; expertAlone: number; routed: number; routedScored: number; routes: Record<string, number>; addDomain: { seconds: { total: number } } };
@@ -179,7 +188,7 @@ const lines = [
   "# Each no-expert dataset as \"the new domain\": nDCG@10 (x100), test queries",
   "",
   "Produced by: `npx tsx bench/new-domain.ts" + (values.datasets !== "cranfield,cisi,cacm" ? ` --datasets ${values.datasets}` : "") + ` --threads ${threads}\` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).`,
-  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${used.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${used.pilots.sha256.slice(0, 12)}) restricted to their three domains. Router: ${used.rule}.`,
+  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains. Router: ${usedInfo.rule}.`,
   "",
   "| new domain | docs | test queries | base | new expert alone | routed | routed, existing experts scored on it | routes (routed) | addDomain s |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
