@@ -135,9 +135,22 @@ export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string
   );
 }
 
-/** The domain's pilots (one per candidate that won some of its queries). */
+/**
+ * The domain's pilots: one per candidate that won some of its queries, once every admitted
+ * candidate has been scored on them (`allowed` omitted: the scored ones). Until then only the
+ * expert's own pilot: a group of "base" formed where only base and the expert competed is not
+ * a group Algorithm 1 would form (other experts may beat base on some of those queries), and
+ * it would give an existing candidate a pilot, moving its score for every query under the
+ * "mean" aggregate (bench/new-domain-routes.ts counts the demo queries rerouted either way).
+ * The expert's pilot is what the evidence is for: where the domain's own expert is at least as
+ * good as the base.
+ */
 export function evidenceLibrary(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = EVIDENCE_TIE_RULE): PilotLibrary {
-  return libraryFromLabels(evidenceLabels(ev, allowed, tieRule));
+  const lib = libraryFromLabels(evidenceLabels(ev, allowed, tieRule));
+  const complete = allowed === undefined || [...allowed].every((c) => c === BASE || ev.candidates.includes(c));
+  if (complete) return lib;
+  const pilots = lib.pilots.filter((p) => p.expert === ev.expert);
+  return { ...lib, domains: pilots.length > 0 ? lib.domains : [], pilots };
 }
 
 /**
