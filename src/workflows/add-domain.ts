@@ -80,7 +80,7 @@ export interface AddDomainResult extends AddExpertResult {
  * CPU. Why that is enough: cranfield's pseudo-query expert (results/logs/train-cranfield-pseudo.json,
  * 10 epochs allowed) gained 70% of its best dev improvement in epoch 1 and 75% by epoch 2.
  */
-const DEFAULTS = { epochs: 3, patience: 2, batchSize: 64, lr: 1e-3, seed: 0, evidenceQueries: 500, maxPairs: 2048 };
+export const DEFAULTS = { epochs: 3, patience: 2, batchSize: 64, lr: 1e-3, seed: 0, evidenceQueries: 500, maxPairs: 2048 };
 const COMMIT_CHUNK = 256;
 
 /** Domains being added, per open store: a second add of the same name is refused, not raced. */
