@@ -26,7 +26,7 @@ import type { Doc as StoredDocument } from "../../data/beir.js";
 import { checkExpertName, resolveExpertDir } from "../../experts/expert-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { redactStoreLocation } from "../location.js";
-import type { DocumentHit, ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec } from "../types.js";
+import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
 import { createPool, ensureSchema, inTransaction, query, vectorLiteral } from "./connect.js";
 
 export interface PostgresStoreOptions {
@@ -122,7 +122,7 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async search(queries: Float32Array, k: number): Promise<DocumentHit[][]> {
+  async search(queries: Float32Array, k: number): Promise<StoredHit[][]> {
     const d = this.spec.dims;
     if (queries.length % d !== 0) throw new RouterRetrieverError("SHAPE_MISMATCH", `search: query buffer length ${queries.length} is not a multiple of the store's dims ${d}`);
     const n = queries.length / d;
@@ -134,7 +134,7 @@ export class PostgresStore implements Store {
     const setting = this.opts.exactSearch ? "SET LOCAL enable_indexscan = off" : `SET LOCAL hnsw.ef_search = ${this.opts.efSearch ?? DEFAULT_EF_SEARCH}`;
     return this.tx("search", async (c) => {
       await c.query(setting);
-      const out: DocumentHit[][] = [];
+      const out: StoredHit[][] = [];
       for (let i = 0; i < n; i++) {
         const r = await c.query<{ id: string; title: string; body: string; score: number }>(sql, [vectorLiteral(queries, i, d), k]);
         out.push(r.rows.map((x) => ({ id: x.id, score: Number(x.score), title: x.title, text: x.body })));
