@@ -35,7 +35,7 @@ import { defaultModelSpec } from "../src/model/spec.js";
 import { openFlatStore } from "../src/store/flat/index.js";
 import { DEFAULT_EF_SEARCH, openPostgresStore, SEARCH_SQL, searchSettings } from "../src/store/postgres/index.js";
 import { vectorLiteral } from "../src/store/postgres/connect.js";
-import type { DocumentHit, Store, StoreSpec } from "../src/store/types.js";
+import type { Store, StoreSpec, StoredHit } from "../src/store/types.js";
 import { corpusVectors } from "../src/vectors/encode-corpus.js";
 import { projectRoot } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";
@@ -68,7 +68,7 @@ interface Timed {
   qps: number;
   p50: number;
   p95: number;
-  hits: DocumentHit[][];
+  hits: StoredHit[][];
 }
 
 /**
@@ -78,7 +78,7 @@ interface Timed {
  */
 async function timeQueries(stores: readonly Store[], qv: Float32Array, dims: number, n: number, limits: readonly number[] = []): Promise<Timed[]> {
   const lat = stores.map(() => [] as number[]);
-  const hits = stores.map(() => [] as DocumentHit[][]);
+  const hits = stores.map(() => [] as StoredHit[][]);
   for (const s of stores) await s.search(qv.subarray(0, dims), K); // warm-up
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < stores.length; j++) {
@@ -97,7 +97,7 @@ async function timeQueries(stores: readonly Store[], qv: Float32Array, dims: num
   });
 }
 
-function recallAt(exact: DocumentHit[][], approx: DocumentHit[][]): number {
+function recallAt(exact: StoredHit[][], approx: StoredHit[][]): number {
   let found = 0;
   let total = 0;
   exact.forEach((e, i) => {
@@ -241,7 +241,7 @@ async function scifact(): Promise<void> {
   const byId = new Map(ds.corpus.map((d) => [d.id, d]));
   const nq = Math.min(num("--queries", ds.queries.length), ds.queries.length);
   const r = await compare("scifact", spec, ids, ids.map((id) => byId.get(id)!.title), ids.map((id) => byId.get(id)!.text), vectors, qv, nq, nq);
-  const ndcg = (hits: DocumentHit[][]): number => {
+  const ndcg = (hits: StoredHit[][]): number => {
     const run = new Map<string, ScoredDoc[]>(ds.queries.slice(0, hits.length).map((q, i) => [q.id, hits[i]!.map((h) => ({ id: h.id, score: h.score }))]));
     return evaluateRun(ds.qrels, run, { ks: [K], ignoreIdenticalIds: false, missingRunQueries: "skip" }).mean[`ndcg@${K}`]!;
   };
