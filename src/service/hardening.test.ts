@@ -18,6 +18,8 @@ const TOKEN = "test-token-0123456789abcdef";
 let fx: Fixture;
 let rr: RouterRetriever;
 let svc: RunningService;
+/** A second server on the same engine with tight timeouts, used only by the raw-socket timeout tests. */
+let tight: RunningService;
 const log: string[] = [];
 
 interface Reply {
@@ -37,10 +39,14 @@ beforeAll(async () => {
   fx = await makeFixture();
   rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
-  svc = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l), timeouts: { headersMs: 400, requestMs: 800 } });
+  // Ordinary timeouts here: on a loaded machine an 800 ms request limit could cut off a legitimate
+  // request (a blocked event loop between its headers and its body), making the expert cases flaky.
+  svc = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l) });
+  tight = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l), timeouts: { headersMs: 400, requestMs: 800 } });
 }, 300_000);
 
 afterAll(async () => {
+  await tight?.close();
   await svc?.close();
   await rr?.close();
   fx?.cleanup();
@@ -201,9 +207,9 @@ describe("request bodies", () => {
   });
 });
 
-/** A raw TCP client: resolves with what the server sent once it closes the connection. */
+/** A raw TCP client of the tight-timeout server: resolves with what it sent once it closes the connection. */
 function rawRequest(send: (s: Socket) => void): Promise<{ data: string; ms: number }> {
-  const { port } = svc;
+  const { port } = tight;
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = connect(port, "127.0.0.1", () => send(s));

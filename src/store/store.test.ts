@@ -108,6 +108,36 @@ describe.each(backends)("%s store", (kind, location) => {
     expect((await store.existing(["fresh"])).size).toBe(0);
   });
 
+  it("tells edited documents from unchanged ones, and replaces an edited one's row (all or none, kept across reopen)", async () => {
+    const edited = { ...docs[5]!, text: "Text of document 5, edited" };
+    const retitled = { ...docs[6]!, title: "New title 6" };
+    expect(await store.unchanged([docs[4]!, edited, retitled, { id: "nope", title: "", text: "x" }])).toEqual(new Set([docs[4]!.id]));
+    const newRows = unitRows(2, 1234);
+    // A replacement naming an id that is not stored changes nothing.
+    const err = await store.replace([edited, { id: "nope", title: "", text: "x" }], newRows).catch((e: unknown) => e);
+    expect((err as RouterRetrieverError).code).toBe("NOT_FOUND");
+    expect(await store.vectorsOf([edited.id])).toEqual(vectors.slice(5 * DIMS, 6 * DIMS));
+    await store.replace([edited, retitled], newRows);
+    const check = async (s: Store): Promise<void> => {
+      expect(await s.count()).toBe(N);
+      expect(await s.get(edited.id)).toEqual(edited);
+      expect(await s.get(retitled.id)).toEqual(retitled);
+      expect(await s.unchanged([edited, retitled, docs[4]!])).toEqual(new Set([edited.id, retitled.id, docs[4]!.id]));
+      const got = await s.vectorsOf([edited.id, retitled.id, docs[4]!.id]);
+      for (let i = 0; i < 2 * DIMS; i++) expect(got[i]).toBeCloseTo(newRows[i]!, 6);
+      for (let i = 0; i < DIMS; i++) expect(got[2 * DIMS + i]).toBeCloseTo(vectors[4 * DIMS + i]!, 6);
+      // Search sees the new row: its own vector as the query finds it first.
+      expect((await s.search(newRows.slice(0, DIMS), 1))[0]![0]!.id).toBe(edited.id);
+    };
+    await check(store);
+    await store.close();
+    store = await openStore(location(), SPEC, { exactSearch: true });
+    await check(store);
+    // Put the originals back for the tests below.
+    await store.replace([docs[5]!, docs[6]!], vectors.slice(5 * DIMS, 7 * DIMS));
+    expect(await store.unchanged([docs[5]!, docs[6]!])).toEqual(new Set([docs[5]!.id, docs[6]!.id]));
+  });
+
   it("keeps the expert registry: active is a subset of known, deactivated stays known", async () => {
     expect(await store.readExperts()).toEqual({ active: [], known: [] });
     await store.updateExperts({ activate: ["a", "b"] });
