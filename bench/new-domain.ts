@@ -30,6 +30,7 @@ import { libraryFromLabels } from "../src/routing/pilots.js";
 import { BASE } from "../src/routing/types.js";
 import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
+import { addDomain } from "../src/workflows/add-domain.js";
 
 const { values } = parseArgs({
   options: {
@@ -78,7 +79,7 @@ for (const name of values.datasets!.split(",")) {
   for (const e of EXISTING) cpSync(join(values.experts!, e), join(expertsDir, e), { recursive: true });
   const rr = await RouterRetriever.open({ store: join(root, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   let lastLog = 0;
-  const added = await rr.addDomain({
+  const added = await addDomain(rr, {
     name,
     documents: ds.corpus.map((d) => ({ id: d.id, title: d.title, text: d.text })),
     threads,

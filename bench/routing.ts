@@ -7,7 +7,9 @@
  * deltas inside the encoder (one pass, ExpertEncoder.encodeMixed).
  * Writes bench/results/routing.json.
  *
- *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5]
+ * The "knn" rule's extra cost is its scan of the labelled training queries (route-only column).
+ *
+ *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5] [--instances 9300]
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -25,9 +27,9 @@ import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";
 
-const { values } = parseArgs({ options: { experts: { type: "string", default: join(projectRoot, "results", "experts") }, reps: { type: "string", default: "5" } } });
+const { values } = parseArgs({ options: { experts: { type: "string", default: join(projectRoot, "results", "experts") }, reps: { type: "string", default: "5" }, instances: { type: "string", default: "9300" } } });
 const model = loadModel(defaultModelSpec());
-const cfg = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
+const cfg = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "key", "value", "dense"] };
 // A trained expert where one exists, else a random one (same shapes, so the same cost); which
 // is which goes into the results, and a stand-in is announced.
 const sources: Record<string, string> = {};
@@ -55,6 +57,20 @@ const lib: PilotLibrary = {
   domains: ["a", "b", "c", "d", "e", "f"],
   pilots: ["a", "b", "c", "d", "e", "f"].flatMap((domain) => candidates.map((expert) => ({ expert, domain, size: 10, vector: Float32Array.from({ length: dims }, () => rand() - 0.5) }))),
 };
+// The knn rule scans the labelled training queries: as many as the experiment's library holds
+// (--instances, default 9,300 ~ 2,000 per domain over six domains), random unit vectors and scores.
+const nInst = Number(values.instances);
+const instVecs = new Float32Array(nInst * dims);
+for (let j = 0; j < nInst; j++) {
+  let n = 0;
+  for (let i = 0; i < dims; i++) n += (instVecs[j * dims + i] = rand() - 0.5) ** 2;
+  for (let i = 0; i < dims; i++) instVecs[j * dims + i]! /= Math.sqrt(n);
+}
+const knnLib: PilotLibrary = {
+  ...lib,
+  instances: { count: nInst, vectors: instVecs, domains: Array.from({ length: nInst }, (_, j) => lib.domains[j % 6]!), scores: new Map(candidates.map((c) => [c, Float32Array.from({ length: nInst }, () => rand())])) },
+};
+const knnRule = { aggregate: "knn", similarity: "cosine", neighbours: 32 } as const;
 const words = "protein cell gene study effect argument policy python function list sort string aircraft wing flow library index search".split(" ");
 const query = (i: number) => Array.from({ length: 8 + (i % 8) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ");
 
@@ -98,6 +114,14 @@ for (const batch of [1, 32]) {
     const bv = await base.encode(texts);
     return enc.encodeMixed(texts, mixes(route(lib, bv, softRule, experts2)));
   });
+  let knnRouteMs = 0;
+  const knnRoutedMs = await time(async () => {
+    const bv = await base.encode(texts);
+    const t = performance.now();
+    const decisions = route(knnLib, bv, knnRule);
+    knnRouteMs = performance.now() - t;
+    return enc.encode(texts, decisions.map((d) => d.expert));
+  });
   rows.push({
     batch,
     baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2),
@@ -105,6 +129,8 @@ for (const batch of [1, 32]) {
     softEmbeddingMixMsPerQuery: +(softEmbMs / batch).toFixed(2),
     softEncoderMixMsPerQuery: +(softEncMs / batch).toFixed(2),
     routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4),
+    knnHardRoutedMsPerQuery: +(knnRoutedMs / batch).toFixed(2),
+    knnRouteOnlyMsPerQuery: +(knnRouteMs / batch).toFixed(3),
     hardVsBase: +(routedMs / baseMs).toFixed(2),
     softEncoderVsHard: +(softEncMs / routedMs).toFixed(2),
     softEmbeddingVsHard: +(softEmbMs / routedMs).toFixed(2),
@@ -112,7 +138,7 @@ for (const batch of [1, 32]) {
 }
 console.table(rows);
 const out = join(projectRoot, "bench", "results", "routing.json");
-writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), expertSources: sources, pilots: lib.pilots.length, rows });
+writeJsonAtomic(out, { date: new Date().toISOString(), experts: experts.map((e) => e.id), expertSources: sources, pilots: lib.pilots.length, knnInstances: nInst, rows });
 console.log(`written ${out}`);
 await base.close();
 await enc.close();

@@ -45,6 +45,9 @@ export { evaluateDataset, retrieve, ignoreIdenticalIdsFor, type DatasetEvaluatio
 // Experts: PEFT-format LoRA adapters and the multi-expert encoder.
 export * from "./experts/index.js";
 
+// Workflows over the engine and training: a new domain from its documents alone.
+export { addDomain, type AddDomainOptions, type AddDomainProgress, type AddDomainResult, type DomainStage } from "./workflows/add-domain.js";
+
 // Training.
 export { trainExpert, DEFAULT_LORA, type TrainExpertOptions, type TrainResult, type TrainEvent } from "./training/trainer.js";
 export { loadTrainingPairs, pseudoQueryPairs, type TrainingPair, type TrainingSource } from "./data/pairs.js";

@@ -7,5 +7,4 @@ export { MAX_ID_LENGTH } from "./methods/add-documents.js";
 export * from "./types.js";
 export { beirDomainsProvider } from "./components/beir-domains.js";
 export { readDocumentsJsonl } from "../data/beir.js";
-export type { AddDomainOptions, AddDomainProgress, AddDomainResult, DomainStage } from "./methods/add-domain.js";
 export { readDomainDocuments, type DomainDocuments } from "../data/domain-docs.js";

@@ -12,7 +12,6 @@
  * any number of processes, on any machines, per PostgreSQL store.
  */
 import { addDocuments } from "./methods/add-documents.js";
-import { addDomain, type AddDomainOptions, type AddDomainResult } from "./methods/add-domain.js";
 import { addExpert } from "./methods/add-expert.js";
 import { health } from "./methods/health.js";
 import { indexDocuments } from "./methods/index-documents.js";
@@ -24,8 +23,21 @@ import type { EngineState } from "./state.js";
 import { scoreExpertsOnDomain } from "./methods/score-domain.js";
 import type { AddDocumentsOptions, AddDocumentsResult, AddExpertOptions, AddExpertResult, DocumentInput, ExpertInfo, Health, IndexDocumentsResult, SearchResult, StoredDocument } from "./types.js";
 
+/**
+ * Each open RouterRetriever's state, for the workflows built on the engine's verbs
+ * (src/workflows/: adding a domain trains an expert, which the engine itself may not import).
+ * Not part of the library API (engine/index.ts does not export it).
+ */
+const states = new WeakMap<RouterRetriever, EngineState>();
+
+export function engineState(rr: RouterRetriever): EngineState {
+  return states.get(rr)!;
+}
+
 export class RouterRetriever {
-  private constructor(private readonly s: EngineState) {}
+  private constructor(private readonly s: EngineState) {
+    states.set(this, s);
+  }
 
   static async open(opts: InternalOpenOptions): Promise<RouterRetriever> {
     return new RouterRetriever(await openState(opts));
@@ -51,15 +63,6 @@ export class RouterRetriever {
    */
   indexDocuments(docs: readonly DocumentInput[], opts?: AddDocumentsOptions): Promise<IndexDocumentsResult> {
     return indexDocuments(this.s, docs, opts);
-  }
-
-  /**
-   * A new domain from its documents alone: documents into the store, an expert trained on
-   * pseudo-queries, registered with its routing evidence (methods/add-domain.ts). Minutes of work;
-   * searches keep being answered meanwhile.
-   */
-  addDomain(opts: AddDomainOptions): Promise<AddDomainResult> {
-    return addDomain(this.s, opts);
   }
 
   addExpert(name: string, opts?: AddExpertOptions): Promise<AddExpertResult> {

@@ -24,8 +24,8 @@ async function set(domain: string, ids: string[], at: number[], ownExpert?: stri
 }
 
 const labels = makeLabels([BASE, "b"], [{ name: "x", expert: "b" }, { name: "y" }], [
-  ...[0, 1, 2].map((i) => ({ domain: "x", queryId: `x${i}`, scores: { base: 0.5, b: 1 }, vector: X.map((v, j) => v + 0.02 * ((i + j) % 2)) })),
-  ...[0, 1, 2].map((i) => ({ domain: "y", queryId: `y${i}`, scores: { base: 1, b: 0.5 }, vector: Y.map((v, j) => v + 0.02 * ((i + j) % 2)) })),
+  ...[...Array(10).keys()].map((i) => ({ domain: "x", queryId: `x${i}`, scores: { base: 0.5, b: 1 }, vector: X.map((v, j) => v + 0.02 * ((i + j) % 2)) })),
+  ...[...Array(10).keys()].map((i) => ({ domain: "y", queryId: `y${i}`, scores: { base: 1, b: 0.5 }, vector: Y.map((v, j) => v + 0.02 * ((i + j) % 2)) })),
 ]);
 
 describe("selectRouter", () => {

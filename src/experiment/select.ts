@@ -17,9 +17,9 @@ import type { Qrels } from "../data/beir.js";
 import type { VectorIndex } from "../vectors/store.js";
 import { routedScore } from "../routing/oracles.js";
 import { libraryFromLabels, relabel, type PilotLabels, type TieRule } from "../routing/pilots.js";
-import { describeRule, route } from "../routing/router.js";
+import { describeRule, nearestInstances, route, type Neighbours } from "../routing/router.js";
 import { scoreVectors } from "../routing/scores.js";
-import { BASE, decisionWeights, type CandidateScores, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../routing/types.js";
+import { BASE, DEFAULT_NEIGHBOURS, decisionWeights, type CandidateScores, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../routing/types.js";
 
 /** One domain's query set (dev or test) with every candidate's embeddings and per-query nDCG@10. */
 export interface EvalSet {
@@ -84,10 +84,24 @@ export class Libraries {
   }
 }
 
+/** The most neighbours any "knn" setting of the grid asks for: computed once per (library, query set). */
+export const MAX_GRID_NEIGHBOURS = 128;
+const neighbourMemo = new WeakMap<PilotLibrary, WeakMap<Float32Array, Neighbours>>();
+
+/** Nearest labelled queries of a set's queries, memoised: every "knn" setting reuses one scan. */
+export function neighboursOf(lib: PilotLibrary, base: Float32Array): Neighbours {
+  let m = neighbourMemo.get(lib);
+  if (!m) neighbourMemo.set(lib, (m = new WeakMap()));
+  let nb = m.get(base);
+  if (!nb) m.set(base, (nb = nearestInstances(lib.instances!, base, lib.dims, MAX_GRID_NEIGHBOURS)));
+  return nb;
+}
+
 export function decide(libs: Libraries, s: RouterSetting, set: EvalSet, unseen: boolean): RoutingDecision[] {
   const lib = libs.get(s.tie, unseen ? set.domain : undefined);
   const allowed = unseen && set.ownExpert ? new Set(lib.experts.filter((e) => e !== set.ownExpert)) : undefined;
-  return route(lib, set.base, s.rule, allowed);
+  const nb = s.rule.aggregate === "knn" && lib.instances && (s.rule.neighbours ?? DEFAULT_NEIGHBOURS) <= MAX_GRID_NEIGHBOURS ? neighboursOf(lib, set.base) : undefined;
+  return route(lib, set.base, s.rule, allowed, nb);
 }
 
 const isOneHot = (w: Readonly<Record<string, number>>): string | undefined => {
@@ -172,6 +186,24 @@ export function hardGrid(): RouterSetting[] {
   return out;
 }
 
+/**
+ * Stage 1b: the "knn" rule (each candidate's mean nDCG@10 over the query's nearest labelled
+ * training queries). Scores are nDCG@10 expectations, so margins and temperatures are in nDCG
+ * units; the tie rule does not apply (raw scores, no argmax labels).
+ */
+export function knnGrid(): RouterSetting[] {
+  const out: RouterSetting[] = [];
+  for (const neighbours of [8, 32, 128]) {
+    for (const baseBias of [0, 0.01, 0.02, 0.05]) {
+      for (const minScore of [undefined, 0.5, 0.6]) {
+        const rule: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours, ...(baseBias ? { baseBias } : {}), ...(minScore !== undefined ? { minScore } : {}) };
+        out.push({ tie: "base-first", rule });
+      }
+    }
+  }
+  return out;
+}
+
 /** Stage 2: soft settings around the best hard ones (their aggregate, similarity, ties, margin and floor). */
 export function softGrid(around: readonly RouterSetting[]): RouterSetting[] {
   const out: RouterSetting[] = [];
@@ -195,7 +227,7 @@ export function selectRouter(libs: Libraries, dev: readonly EvalSet[], test: rea
     const d = scoreSetting(libs, s, dev);
     return { setting: s, name: settingName(s), dev: d, test: scoreSetting(libs, s, test), objective: objective(d) };
   };
-  const hard = hardGrid();
+  const hard = [...hardGrid(), ...knnGrid()];
   const results: SettingResult[] = [];
   hard.forEach((s, i) => {
     results.push(score(s));
@@ -203,7 +235,11 @@ export function selectRouter(libs: Libraries, dev: readonly EvalSet[], test: rea
   });
   const byObjective = (a: SettingResult, b: SettingResult): number => b.objective - a.objective;
   const bestHard = [...results].sort(byObjective);
-  const soft = softGrid(bestHard.slice(0, 2).map((r) => r.setting));
+  // Soft variants around the two best hard settings, and around the best knn one if it is not among them.
+  const around = bestHard.slice(0, 2).map((r) => r.setting);
+  const bestKnn = bestHard.find((r) => r.setting.rule.aggregate === "knn");
+  if (bestKnn && !around.includes(bestKnn.setting)) around.push(bestKnn.setting);
+  const soft = softGrid(around);
   soft.forEach((s, i) => {
     results.push(score(s));
     onProgress?.(hard.length + i + 1, hard.length + soft.length);

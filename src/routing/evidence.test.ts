@@ -6,6 +6,7 @@ import { buildRoutingEvidence, evidenceLibrary, loadRoutingEvidence, mergeLibrar
 import { libraryFromLabels } from "./pilots.js";
 import { CountingEncoder, makeLabels, TOY_MODEL, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
+import { route } from "./router.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rr-evidence-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,6 +58,18 @@ describe("routing evidence", () => {
     expect(merged.domains).toEqual(["med", "toy"]);
     expect(merged.pilots.slice(0, lib.pilots.length)).toEqual(lib.pilots);
     expect(() => mergeLibraries(merged, [evidenceLibrary(ev)])).toThrow(/domain "toy" already has pilots/);
+    // The labelled queries follow (knn rule): med's rows first, c never scored there (NaN).
+    const inst = merged.instances!;
+    expect(inst.count).toBe(2 + ev.items.length);
+    expect(inst.domains.slice(0, 3)).toEqual(["med", "med", "toy"]);
+    expect(Number.isNaN(inst.scores.get("c")![0]!)).toBe(true);
+    expect(inst.scores.get("c")![2]).toBe(Math.fround(ev.items[0]!.scores.c!));
+    expect(Number.isNaN(inst.scores.get("a")![2]!)).toBe(true);
+    // So under knn a med query keeps its route (c has no score among its neighbours)...
+    const knn = { aggregate: "knn", similarity: "cosine", neighbours: 1 } as const;
+    const medQuery = Float32Array.from([1, 0.1, 0, 0]);
+    expect(route(merged, medQuery, knn)[0]!.expert).toBe(route(lib, medQuery, knn)[0]!.expert);
+    expect(route(merged, medQuery, knn)[0]!.scores.c).toBe(-Infinity);
     expect(mergeLibraries(lib, [])).toBe(lib);
   });
 

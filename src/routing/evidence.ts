@@ -19,7 +19,7 @@ import { sameModelId } from "../experts/peft.js";
 import type { VectorIndex } from "../vectors/store.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { encodeF32, Reader } from "./persist.js";
-import { buildPilotLibrary, libraryFromLabels, relabel, DEFAULT_MAX_QUERIES_PER_DOMAIN, type AllZeroRule, type PilotDomain, type PilotLabels, type TieRule } from "./pilots.js";
+import { buildPilotLibrary, concatInstances, libraryFromLabels, relabel, DEFAULT_MAX_QUERIES_PER_DOMAIN, type AllZeroRule, type PilotDomain, type PilotLabels, type TieRule } from "./pilots.js";
 import { encodeCandidates, scoreVectors, type CandidateEncoder } from "./scores.js";
 import { BASE, type PilotLibrary } from "./types.js";
 
@@ -146,12 +146,15 @@ export function mergeLibraries(base: PilotLibrary | undefined, extras: readonly 
     }
     const clash = x.domains.find((d) => out!.domains.includes(d));
     if (clash !== undefined) throw new RouterRetrieverError("CONFLICT", `domain "${clash}" already has pilots in the library`);
+    // A library without its labelled queries cannot be completed by one domain's: the knn rule then refuses it.
+    const instances = out.instances && x.instances ? concatInstances(out.instances, x.instances, out.dims) : undefined;
     out = {
       baseModelId: out.baseModelId,
       dims: out.dims,
       experts: [...out.experts, ...x.experts.filter((e) => !out!.experts.includes(e))],
       domains: [...out.domains, ...x.domains],
       pilots: [...out.pilots, ...x.pilots],
+      ...(instances ? { instances } : {}),
     };
   }
   return out;

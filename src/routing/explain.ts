@@ -2,12 +2,13 @@
  * What the router did, in words a user reads: the experts' shares of the mix, or why the query
  * stayed with the base. The API and the web page show this instead of raw similarities.
  */
-import { BASE, decisionWeights, type RoutingDecision, type RoutingRule } from "./types.js";
+import { BASE, DEFAULT_NEIGHBOURS, decisionWeights, type RoutingDecision, type RoutingRule } from "./types.js";
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 const name = (c: string): string => (c === BASE ? "the base model" : c);
 
 export function explainDecision(d: RoutingDecision, rule: RoutingRule): string {
+  if (rule.aggregate === "knn") return explainKnn(d, rule);
   const ranked = Object.entries(d.scores)
     .filter(([, s]) => Number.isFinite(s))
     .sort((a, b) => b[1] - a[1]);
@@ -24,4 +25,27 @@ export function explainDecision(d: RoutingDecision, rule: RoutingRule): string {
   }
   const base = d.scores[BASE];
   return `Routed to ${d.expert}: its pilots are the closest${base !== undefined && Number.isFinite(base) ? ` (similarity ${d.scores[d.expert]!.toFixed(2)} vs the base's ${base.toFixed(2)})` : ""}.`;
+}
+
+/** The knn rule's scores are each candidate's mean nDCG@10 on the most similar training queries: say that. */
+function explainKnn(d: RoutingDecision, rule: RoutingRule): string {
+  const ranked = Object.entries(d.scores)
+    .filter(([, s]) => Number.isFinite(s))
+    .sort((a, b) => b[1] - a[1]);
+  if (ranked.length === 0) return "";
+  const k = rule.neighbours ?? DEFAULT_NEIGHBOURS;
+  const near = `the ${k} most similar training queries`;
+  if (d.stayedWithBase === "out-of-domain") {
+    return `No expert fits this query: even ${near} are not similar enough (an expert needs a mean similarity of ${rule.minScore}), so the base model answers.`;
+  }
+  const mix = Object.entries(decisionWeights(d)).filter(([, w]) => w >= 0.005).sort((a, b) => b[1] - a[1]);
+  const score = (c: string): string => (d.scores[c] !== undefined && Number.isFinite(d.scores[c]!) ? d.scores[c]!.toFixed(2) : "?");
+  if (mix.length > 1) return `A mix: ${mix.map(([c, w]) => `${name(c)} ${pct(w)}`).join(", ")}, by how well each did on ${near} (nDCG@10 ${mix.map(([c]) => score(c)).join(" vs ")}).`;
+  const [top] = ranked[0]!;
+  if (d.expert === BASE) {
+    if (top !== BASE && rule.baseBias) return `On ${near}, ${top} did a little better (nDCG@10 ${score(top)} vs ${score(BASE)}), but not by the margin an expert must beat the base by (${rule.baseBias}), so the base model answers.`;
+    return `On ${near}, no expert did better than the base model (nDCG@10 ${score(BASE)}).`;
+  }
+  const base = d.scores[BASE];
+  return `Routed to ${d.expert}: on ${near} it scored nDCG@10 ${score(d.expert)}${base !== undefined && Number.isFinite(base) ? ` against the base model's ${score(BASE)}` : ""}.`;
 }

@@ -10,7 +10,7 @@ import { sameModelId } from "../experts/peft.js";
 import { readRegularFile } from "../model/safetensors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { checkSeal, seal } from "../util/sealed-json.js";
-import type { AllZeroRule, DomainInfo, PilotLabel, PilotLabels } from "./pilots.js";
+import { instancesFromLabels, type AllZeroRule, type DomainInfo, type PilotLabel, type PilotLabels } from "./pilots.js";
 import type { Pilot, PilotLibrary } from "./types.js";
 
 export const PILOT_LIBRARY_FORMAT = "routerretriever-pilot-library";
@@ -128,7 +128,8 @@ export function loadPilotLibrary(path: string, baseModelId: string): LoadedPilot
     };
   });
   const labels: PilotLabels = { baseModelId: libModel, dims, candidates, domains, allZero: L.allZero as AllZeroRule, sampling, labels: items };
-  return { library, labels, ...owned };
+  // The labels are what the "knn" rule routes with.
+  return { library: { ...library, instances: instancesFromLabels(labels) }, labels, ...owned };
 }
 
 function checkLen(v: Float32Array, dims: number, what: string): Float32Array {

@@ -27,7 +27,7 @@ import type { VectorIndex } from "../vectors/store.js";
 import type { TrainingPair } from "../data/pairs.js";
 import { rng, shuffled } from "../util/random.js";
 import { checkIndexModel, encodeCandidates, scoreVectors, type CandidateEncoder, type QueryText } from "./scores.js";
-import { BASE, type Pilot, type PilotLibrary } from "./types.js";
+import { BASE, type Pilot, type PilotInstances, type PilotLibrary } from "./types.js";
 
 /** Scores this close to the best count as tied (nDCG values from the same code tie exactly; this only absorbs rounding). */
 export const TIE_EPS = 1e-9;
@@ -160,7 +160,44 @@ export function libraryFromLabels(labels: PilotLabels): PilotLibrary {
       if (!domains.includes(name)) domains.push(name);
     }
   }
-  return { baseModelId: labels.baseModelId, dims: d, experts: [...labels.candidates], domains, pilots };
+  return { baseModelId: labels.baseModelId, dims: d, experts: [...labels.candidates], domains, pilots, instances: instancesFromLabels(labels) };
+}
+
+/** Two instance sets as one (rows of `a` then `b`); a candidate one side never scored is NaN there. */
+export function concatInstances(a: PilotInstances, b: PilotInstances, dims: number): PilotInstances {
+  const n = a.count + b.count;
+  const vectors = new Float32Array(n * dims);
+  vectors.set(a.vectors, 0);
+  vectors.set(b.vectors, a.count * dims);
+  const scores = new Map<string, Float32Array>();
+  for (const c of new Set([...a.scores.keys(), ...b.scores.keys()])) {
+    const col = new Float32Array(n).fill(Number.NaN);
+    const ca = a.scores.get(c);
+    const cb = b.scores.get(c);
+    if (ca) col.set(ca, 0);
+    if (cb) col.set(cb, a.count);
+    scores.set(c, col);
+  }
+  return { count: n, vectors, domains: [...a.domains, ...b.domains], scores };
+}
+
+/** The labels as the "knn" rule reads them (every labelled query, all-zero ones included: they say no candidate helps). */
+export function instancesFromLabels(labels: PilotLabels): PilotInstances {
+  const d = labels.dims;
+  const n = labels.labels.length;
+  const vectors = new Float32Array(n * d);
+  const scores = new Map(labels.candidates.map((c) => [c, new Float32Array(n).fill(Number.NaN)]));
+  labels.labels.forEach((l, j) => {
+    let s = 0;
+    for (let i = 0; i < d; i++) s += l.vector[i]! * l.vector[i]!;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let i = 0; i < d; i++) vectors[j * d + i] = l.vector[i]! * inv;
+    for (const [c, col] of scores) {
+      const v = l.scores[c];
+      if (v !== undefined && Number.isFinite(v)) col[j] = v;
+    }
+  });
+  return { count: n, vectors, domains: labels.labels.map((l) => l.domain), scores };
 }
 
 /** Per domain, how many training queries each candidate won ("none" = skipped all-zero queries). */

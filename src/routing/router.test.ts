@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
-import { pilotRouter, route } from "./router.js";
-import { BASE, PAPER_RULE, type Pilot, type PilotLibrary } from "./types.js";
+import { nearestInstances, pilotRouter, route } from "./router.js";
+import { BASE, PAPER_RULE, type Pilot, type PilotInstances, type PilotLibrary } from "./types.js";
 
 function lib(pilots: Array<[string, number[]]>, experts?: string[]): PilotLibrary {
   const ps: Pilot[] = pilots.map(([expert, v], i) => ({ expert, domain: `d${i}`, vector: Float32Array.from(v), size: 1 }));
@@ -138,5 +138,68 @@ describe("route", () => {
     expect(route(L, x, { ...rule, temperature: 0.1, minScore: 0.2 })[0]!.stayedWithBase).toBeUndefined();
     expect(() => route(L, x, { ...rule, temperature: -1 })).toThrow(RouterRetrieverError);
     expect(() => route(L, x, { ...rule, topM: 0 })).toThrow(RouterRetrieverError);
+  });
+});
+
+describe("knn rule", () => {
+  // Labelled training queries: two near (1,0), one near (0,1); scores per candidate.
+  const instances = (scores: Record<string, number[]>, vectors: number[][]): PilotInstances => ({
+    count: vectors.length,
+    vectors: Float32Array.from(vectors.flatMap((v) => { const n = Math.hypot(...v); return v.map((x) => x / n); })),
+    domains: vectors.map((_, i) => `d${i}`),
+    scores: new Map(Object.entries(scores).map(([c, s]) => [c, Float32Array.from(s)])),
+  });
+  const knnLib = (inst: PilotInstances, experts: string[]): PilotLibrary => ({ baseModelId: "test/model", dims: 2, experts, domains: [...inst.domains], pilots: [], instances: inst });
+
+  it("scores each candidate by its mean nDCG over the query's k nearest labelled queries", () => {
+    const inst = instances({ base: [0.5, 0.5, 0.9], A: [0.9, 0.7, 0.1] }, [[1, 0], [0.9, 0.1], [0, 1]]);
+    const L = knnLib(inst, [BASE, "A"]);
+    const d = route(L, q(1, 0.05), { aggregate: "knn", similarity: "cosine", neighbours: 2 })[0]!;
+    expect(d.expert).toBe("A");
+    expect(d.scores.A).toBeCloseTo(0.8, 6);
+    expect(d.scores[BASE]).toBeCloseTo(0.5, 6);
+    // Near (0,1) the base wins.
+    expect(route(L, q(0.05, 1), { aggregate: "knn", similarity: "cosine", neighbours: 1 })[0]!.expert).toBe(BASE);
+    // A margin for the base in nDCG units flips a close call.
+    expect(route(L, q(1, 0.05), { aggregate: "knn", similarity: "cosine", neighbours: 2, baseBias: 0.31 })[0]!.expert).toBe(BASE);
+  });
+
+  it("judges a candidate only on the queries it was scored on (NaN = not scored)", () => {
+    // B was added later and scored only on the query near (0,1).
+    const inst = instances({ base: [0.5, 0.5, 0.2], A: [0.6, 0.6, 0.1], B: [NaN, NaN, 0.9] }, [[1, 0], [0.9, 0.1], [0, 1]]);
+    const L = knnLib(inst, [BASE, "A", "B"]);
+    const near = route(L, q(1, 0), { aggregate: "knn", similarity: "cosine", neighbours: 2 })[0]!;
+    expect(near.expert).toBe("A");
+    expect(near.scores.B).toBe(-Infinity);
+    expect(route(L, q(0, 1), { aggregate: "knn", similarity: "cosine", neighbours: 1 })[0]!.expert).toBe("B");
+  });
+
+  it("stays with the base when the neighbours are far (minScore on their mean cosine)", () => {
+    const inst = instances({ base: [0.1], A: [0.9] }, [[1, 0]]);
+    const L = knnLib(inst, [BASE, "A"]);
+    const d = route(L, q(0.2, 1), { aggregate: "knn", similarity: "cosine", neighbours: 1, minScore: 0.5 })[0]!;
+    expect(d.expert).toBe(BASE);
+    expect(d.stayedWithBase).toBe("out-of-domain");
+  });
+
+  it("nearestInstances agrees with a full sort", () => {
+    let s = 7;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    const vecs = Array.from({ length: 200 }, () => [rnd(), rnd(), rnd()]);
+    const inst: PilotInstances = instances({ base: vecs.map(() => 0) }, vecs);
+    const queries = Float32Array.from(Array.from({ length: 15 }, () => [rnd(), rnd(), rnd()]).flat());
+    const nb = nearestInstances(inst, queries, 3, 10);
+    for (let qi = 0; qi < 15; qi++) {
+      const qv = [...queries.subarray(qi * 3, qi * 3 + 3)];
+      const qn = Math.hypot(...qv);
+      const sims = Array.from({ length: 200 }, (_, j) => (qv[0]! * inst.vectors[j * 3]! + qv[1]! * inst.vectors[j * 3 + 1]! + qv[2]! * inst.vectors[j * 3 + 2]!) / qn);
+      const want = sims.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]).slice(0, 10).map((x) => x[1]);
+      expect([...nb.index.subarray(qi * 10, qi * 10 + 10)]).toEqual(want);
+    }
+  });
+
+  it("refuses a library without labelled queries", () => {
+    const L = lib([["A", [1, 0]]]);
+    expect(() => route(L, q(1, 0), { aggregate: "knn", similarity: "cosine" })).toThrow(/labelled queries/);
   });
 });

@@ -7,7 +7,7 @@
  * iteration order.
  */
 import { RouterRetrieverError } from "../errors.js";
-import { PAPER_RULE, BASE, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
+import { DEFAULT_NEIGHBOURS, PAPER_RULE, BASE, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
 
 /**
  * One decision per row of `baseVectors` (row-major, lib.dims wide). `scores` holds every
@@ -15,15 +15,16 @@ import { PAPER_RULE, BASE, type PilotLibrary, type QueryRouter, type RoutingDeci
  * -Infinity and is never chosen. If no admitted expert has a pilot, the query goes to "base"
  * when admitted (the general model is always servable), otherwise this throws.
  */
-export function route(lib: PilotLibrary, baseVectors: Float32Array, rule: RoutingRule = PAPER_RULE, allowed?: ReadonlySet<string>): RoutingDecision[] {
+export function route(lib: PilotLibrary, baseVectors: Float32Array, rule: RoutingRule = PAPER_RULE, allowed?: ReadonlySet<string>, neighbours?: Neighbours): RoutingDecision[] {
   const d = lib.dims;
   if (baseVectors.length % d !== 0) {
     throw new RouterRetrieverError("SHAPE_MISMATCH", `route: ${baseVectors.length} floats is not a whole number of ${d}-dim vectors`);
   }
-  if (rule.aggregate !== "mean" && rule.aggregate !== "max") throw new RouterRetrieverError("BAD_INPUT", `unknown aggregate "${String(rule.aggregate)}"`);
+  if (rule.aggregate !== "mean" && rule.aggregate !== "max" && rule.aggregate !== "knn") throw new RouterRetrieverError("BAD_INPUT", `unknown aggregate "${String(rule.aggregate)}"`);
   if (rule.similarity !== "dot" && rule.similarity !== "cosine") throw new RouterRetrieverError("BAD_INPUT", `unknown similarity "${String(rule.similarity)}"`);
   checkSoftRule(rule);
   const experts = lib.experts.filter((e) => allowed === undefined || allowed.has(e));
+  if (rule.aggregate === "knn") return routeKnn(lib, experts, baseVectors, rule, allowed, neighbours);
   const slot = new Map(experts.map((e, i) => [e, i]));
   const pilots = lib.pilots.filter((p) => slot.has(p.expert));
   const withPilots = new Set(pilots.map((p) => p.expert));
@@ -60,12 +61,123 @@ export function route(lib: PilotLibrary, baseVectors: Float32Array, rule: Routin
   return out;
 }
 
+/** Each query's nearest labelled training queries (cosine), best first; index -1 pads when there are fewer than k. */
+export interface Neighbours {
+  readonly k: number;
+  /** n x k row indices into PilotInstances. */
+  readonly index: Int32Array;
+  /** n x k cosines. */
+  readonly sim: Float32Array;
+}
+
+/** The k nearest instances of every query (a bounded min-heap per query: O(N log k)). */
+export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array, dims: number, k: number): Neighbours {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(k)}`);
+  const n = baseVectors.length / dims;
+  const index = new Int32Array(n * k).fill(-1);
+  const sim = new Float32Array(n * k).fill(-Infinity);
+  const heapI = new Int32Array(k);
+  const heapS = new Float64Array(k);
+  const V = inst.vectors;
+  for (let q = 0; q < n; q++) {
+    const off = q * dims;
+    let qn = 0;
+    for (let i = 0; i < dims; i++) qn += baseVectors[off + i]! * baseVectors[off + i]!;
+    const inv = qn > 0 ? 1 / Math.sqrt(qn) : 0;
+    let size = 0;
+    for (let j = 0; j < inst.count; j++) {
+      const o = j * dims;
+      let s = 0;
+      for (let i = 0; i < dims; i++) s += baseVectors[off + i]! * V[o + i]!;
+      s *= inv;
+      if (size < k) {
+        // sift up
+        let c = size++;
+        while (c > 0) {
+          const p = (c - 1) >> 1;
+          if (heapS[p]! <= s) break;
+          heapS[c] = heapS[p]!;
+          heapI[c] = heapI[p]!;
+          c = p;
+        }
+        heapS[c] = s;
+        heapI[c] = j;
+      } else if (s > heapS[0]!) {
+        // replace the smallest and sift down
+        let c = 0;
+        for (;;) {
+          const l = 2 * c + 1;
+          if (l >= k) break;
+          const r = l + 1;
+          const m = r < k && heapS[r]! < heapS[l]! ? r : l;
+          if (heapS[m]! >= s) break;
+          heapS[c] = heapS[m]!;
+          heapI[c] = heapI[m]!;
+          c = m;
+        }
+        heapS[c] = s;
+        heapI[c] = j;
+      }
+    }
+    const order = Array.from({ length: size }, (_, t) => t).sort((a, b) => heapS[b]! - heapS[a]! || heapI[a]! - heapI[b]!);
+    order.forEach((t, r) => {
+      index[q * k + r] = heapI[t]!;
+      sim[q * k + r] = heapS[t]!;
+    });
+  }
+  return { k, index, sim };
+}
+
+function routeKnn(lib: PilotLibrary, experts: readonly string[], baseVectors: Float32Array, rule: RoutingRule, allowed: ReadonlySet<string> | undefined, pre?: Neighbours): RoutingDecision[] {
+  const inst = lib.instances;
+  if (!inst) throw new RouterRetrieverError("BAD_INPUT", `the "knn" rule needs a pilot library with its labelled queries (save the library with its labels)`);
+  const k = rule.neighbours ?? DEFAULT_NEIGHBOURS;
+  const nb = pre && pre.k >= k ? pre : nearestInstances(inst, baseVectors, lib.dims, k);
+  const n = baseVectors.length / lib.dims;
+  const cols = experts.map((e) => inst.scores.get(e));
+  if (cols.every((c) => c === undefined) && allowed !== undefined && !allowed.has(BASE)) {
+    throw new RouterRetrieverError("NOT_FOUND", `no labelled query scores any allowed expert (${experts.join(", ") || "none allowed"}), and "base" is not allowed`);
+  }
+  const out: RoutingDecision[] = [];
+  for (let q = 0; q < n; q++) {
+    const scores: Record<string, number> = {};
+    let simSum = 0;
+    let simCount = 0;
+    for (let r = 0; r < k; r++) {
+      const j = nb.index[q * nb.k + r]!;
+      if (j < 0) break;
+      simSum += nb.sim[q * nb.k + r]!;
+      simCount++;
+    }
+    experts.forEach((e, c) => {
+      const col = cols[c];
+      let sum = 0;
+      let cnt = 0;
+      if (col) {
+        for (let r = 0; r < k; r++) {
+          const j = nb.index[q * nb.k + r]!;
+          if (j < 0) break;
+          const v = col[j]!;
+          if (!Number.isNaN(v)) {
+            sum += v;
+            cnt++;
+          }
+        }
+      }
+      scores[e] = cnt === 0 ? -Infinity : sum / cnt;
+    });
+    out.push(decideFromScores(experts, scores, rule, simCount > 0 ? simSum / simCount : -Infinity));
+  }
+  return out;
+}
+
 function checkSoftRule(rule: RoutingRule): void {
   const t = rule.temperature ?? 0;
   if (!(Number.isFinite(t) && t >= 0)) throw new RouterRetrieverError("BAD_INPUT", `temperature must be a number >= 0, got ${String(rule.temperature)}`);
   if (rule.topM !== undefined && !(Number.isInteger(rule.topM) && rule.topM >= 1)) throw new RouterRetrieverError("BAD_INPUT", `topM must be a positive integer, got ${String(rule.topM)}`);
   if (rule.baseBias !== undefined && !Number.isFinite(rule.baseBias)) throw new RouterRetrieverError("BAD_INPUT", `baseBias must be a finite number, got ${String(rule.baseBias)}`);
   if (rule.minScore !== undefined && !Number.isFinite(rule.minScore)) throw new RouterRetrieverError("BAD_INPUT", `minScore must be a finite number, got ${String(rule.minScore)}`);
+  if (rule.neighbours !== undefined && !(Number.isInteger(rule.neighbours) && rule.neighbours >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(rule.neighbours)}`);
 }
 
 /**
@@ -73,14 +185,14 @@ function checkSoftRule(rule: RoutingRule): void {
  * the top-m. Out of domain (best raw score below minScore): base alone. No candidate with a
  * pilot: base alone.
  */
-function decideFromScores(experts: readonly string[], scores: Record<string, number>, rule: RoutingRule): RoutingDecision {
+function decideFromScores(experts: readonly string[], scores: Record<string, number>, rule: RoutingRule, affinity?: number): RoutingDecision {
   const biased = experts.map((e) => scores[e]! + (e === BASE && Number.isFinite(scores[e]!) ? (rule.baseBias ?? 0) : 0));
   let best = -1;
   biased.forEach((s, k) => {
     if (Number.isFinite(s) && (best < 0 || s > biased[best]!)) best = k;
   });
   if (best < 0) return { expert: BASE, scores };
-  const top = Math.max(...experts.map((e) => scores[e]!));
+  const top = affinity ?? Math.max(...experts.map((e) => scores[e]!));
   if (rule.minScore !== undefined && top < rule.minScore) return { expert: BASE, scores, weights: { [BASE]: 1 }, stayedWithBase: "out-of-domain" };
   const t = rule.temperature ?? 0;
   if (t === 0) return { expert: experts[best]!, scores };
@@ -116,7 +228,7 @@ export function pilotRouter(lib: PilotLibrary, rule: RoutingRule = PAPER_RULE, a
 
 /** A rule in words, e.g. "mean, cosine, soft T=0.02 top-2, base +0.01". */
 export function describeRule(rule: RoutingRule): string {
-  const parts: string[] = [rule.aggregate, rule.similarity];
+  const parts: string[] = rule.aggregate === "knn" ? [`knn k=${rule.neighbours ?? DEFAULT_NEIGHBOURS}`] : [rule.aggregate, rule.similarity];
   if (rule.temperature) parts.push(`soft T=${rule.temperature}${rule.topM ? ` top-${rule.topM}` : ""}`);
   if (rule.baseBias) parts.push(`base ${rule.baseBias > 0 ? "+" : ""}${rule.baseBias}`);
   if (rule.minScore !== undefined) parts.push(`OOD < ${rule.minScore}`);

@@ -26,10 +26,36 @@ export interface PilotLibrary {
   /** Domains that contributed pilots. */
   readonly domains: readonly string[];
   readonly pilots: readonly Pilot[];
+  /**
+   * The labelled training queries the pilots were averaged from, kept for the "knn" rule
+   * (present when the library was derived from labels, e.g. a pilot file saved with them).
+   */
+  readonly instances?: PilotInstances;
 }
 
-/** "mean": average similarity of each expert's pilots (the paper). "max": best single pilot (reference code). */
-export type Aggregate = "mean" | "max";
+/**
+ * Algorithm 1's labelled queries as the "knn" rule reads them: unit-length base embeddings and
+ * every candidate's nDCG@10 on each. A candidate added later has no score on older queries
+ * (NaN): it is judged only where it was scored, so adding an expert cannot move the routes of
+ * queries whose neighbourhood never saw it.
+ */
+export interface PilotInstances {
+  readonly count: number;
+  /** count x dims, each row unit length (row of a zero vector: zeros). */
+  readonly vectors: Float32Array;
+  /** Each row's domain. */
+  readonly domains: readonly string[];
+  /** candidate -> per-row nDCG@10 (NaN: not scored). */
+  readonly scores: ReadonlyMap<string, Float32Array>;
+}
+
+/**
+ * "mean": average similarity of each expert's pilots (the paper). "max": best single pilot
+ * (reference code). "knn": each candidate's mean nDCG@10 over the query's `neighbours` nearest
+ * labelled training queries (the pilots' own material, before averaging): an estimate of how
+ * well each candidate does on queries like this one, rather than which group it resembles.
+ */
+export type Aggregate = "mean" | "max" | "knn";
 export type Similarity = "dot" | "cosine";
 
 export interface RoutingRule {
@@ -47,10 +73,15 @@ export interface RoutingRule {
   readonly baseBias?: number;
   /**
    * Out-of-domain rule: when no candidate's score reaches this, the query stays with the base
-   * (only meaningful with cosine similarity, whose scale does not depend on pilot norms).
+   * (only meaningful with cosine similarity, whose scale does not depend on pilot norms). For
+   * "knn" the test is on the mean cosine of the query's neighbours.
    */
   readonly minScore?: number;
+  /** "knn": how many labelled training queries vote (default DEFAULT_NEIGHBOURS). */
+  readonly neighbours?: number;
 }
+
+export const DEFAULT_NEIGHBOURS = 32;
 
 export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
 
@@ -61,6 +92,12 @@ export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
  * (results/experiment/pilots.json, demo/pilots.json) are built with its tie rule.
  */
 export const DEFAULT_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
+
+/**
+ * The best centroid rule on dev: what routes when the default needs labelled queries ("knn") and
+ * the pilot library was saved without them.
+ */
+export const CENTROID_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
 
 /** Why a query stayed with the base although experts had pilots. */
 export type StayedWithBase = "out-of-domain";

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { RouterRetriever } from "../engine/router-retriever.js";
 import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
-import { startService, type RunningService } from "./server.js";
+import { addDomain, type AddDomainOptions } from "../workflows/add-domain.js";
+import { serviceEngine, startService, type RunningService } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -45,14 +46,9 @@ describe.skipIf(!HAVE_CHROMIUM || !OPTED_IN)("web page: add a domain from files"
     await rr.addDocuments(FIXTURE_DOCS);
     const cacheDir = join(tmp, "cache");
     const engine = {
-      searchBatch: rr.searchBatch.bind(rr),
-      listExperts: rr.listExperts.bind(rr),
-      addExpert: rr.addExpert.bind(rr),
-      removeExpert: rr.removeExpert.bind(rr),
-      addDocuments: rr.addDocuments.bind(rr),
-      health: rr.health.bind(rr),
+      ...serviceEngine(rr),
       // One short epoch (the page sends no options) and a private vector cache.
-      addDomain: (o: Parameters<RouterRetriever["addDomain"]>[0]) => rr.addDomain({ ...o, epochs: 1, evidenceQueries: 20, cacheDir }),
+      addDomain: (o: AddDomainOptions) => addDomain(rr, { ...o, epochs: 1, evidenceQueries: 20, cacheDir }),
     };
     svc = await startService(engine, { port: 0, token: TOKEN, log: () => {} });
     context = await chromium.launchPersistentContext(join(tmp, "profile"), {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterRetriever } from "../engine/router-retriever.js";
 import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
-import { startService, type RunningService } from "./server.js";
+import { addDomain, type AddDomainOptions } from "../workflows/add-domain.js";
+import { serviceEngine, startService, type RunningService } from "./server.js";
 
 const TOKEN = "test-token-domains-0123456789";
 let fx: Fixture;
@@ -55,7 +56,7 @@ beforeAll(async () => {
   rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
   // The service passes no cacheDir; keep this test's vectors out of the user's cache.
-  const engine = { ...bind(rr), addDomain: (o: Parameters<RouterRetriever["addDomain"]>[0]) => rr.addDomain({ ...o, cacheDir }) };
+  const engine = { ...serviceEngine(rr), addDomain: (o: AddDomainOptions) => addDomain(rr, { ...o, cacheDir }) };
   svc = await startService(engine, { port: 0, token: TOKEN, log: () => {} });
 }, 600_000);
 
@@ -65,18 +66,6 @@ afterAll(async () => {
   fx?.cleanup();
   rmSync(cacheDir, { recursive: true, force: true });
 });
-
-function bind(r: RouterRetriever) {
-  return {
-    searchBatch: r.searchBatch.bind(r),
-    listExperts: r.listExperts.bind(r),
-    addExpert: r.addExpert.bind(r),
-    removeExpert: r.removeExpert.bind(r),
-    addDocuments: r.addDocuments.bind(r),
-    addDomain: r.addDomain.bind(r),
-    health: r.health.bind(r),
-  };
-}
 
 describe("POST /api/domains and /api/jobs", () => {
   it("refuses bad requests before starting anything", async () => {

@@ -3,7 +3,7 @@
  * job: POST answers 202 with the job at once, GET /api/jobs/<id> shows its stage, items done,
  * items/s and ETA, the stage's messages, and finally the result or the error. One job at a
  * time: the machine's cores are the search path's too. Jobs live in memory (a restarted
- * service forgets them; the work itself resumes, see engine/methods/add-domain.ts).
+ * service forgets them; the work itself resumes, see workflows/add-domain.ts).
  */
 import { randomBytes } from "node:crypto";
 import { toHttpError } from "./errors.js";

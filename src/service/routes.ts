@@ -11,9 +11,15 @@ import { HttpError } from "./errors.js";
 import { asObject, readJsonBody, sendJson } from "./http.js";
 import { hasVisibleText } from "../engine/methods/search.js";
 import type { Jobs } from "./jobs.js";
+import type { AddDomainOptions, AddDomainResult } from "../workflows/add-domain.js";
 
-/** The slice of the engine the service drives (a RouterRetriever, or a stand-in in tests). */
-export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "addDomain" | "health">;
+/**
+ * What the service drives: the engine's verbs and the add-domain workflow (startService builds
+ * it from a RouterRetriever; tests pass a stand-in that changes a verb's options).
+ */
+export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "health"> & {
+  readonly addDomain: (o: AddDomainOptions) => Promise<AddDomainResult>;
+};
 
 export interface ServiceLimits {
   /** Largest request body accepted (413 above). */

@@ -9,7 +9,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fromSystemError, RouterRetrieverError } from "../errors.js";
+import { RouterRetriever } from "../engine/router-retriever.js";
 import type { SearchResult } from "../engine/types.js";
+import { addDomain } from "../workflows/add-domain.js";
 import { checkHostHeader, isLoopbackHost, MIN_TOKEN_LENGTH } from "./auth.js";
 import { MicroBatcher, type BatcherOptions } from "./batcher.js";
 import { HttpError, toHttpError } from "./errors.js";
@@ -77,7 +79,21 @@ export function checkServiceOptions(opts: ServiceOptions): void {
   }
 }
 
-export async function startService(engine: ServiceEngine, opts: ServiceOptions = {}): Promise<RunningService> {
+/** A RouterRetriever's verbs for the service, with the add-domain workflow over it. */
+export function serviceEngine(rr: RouterRetriever): ServiceEngine {
+  return {
+    searchBatch: (q, k) => rr.searchBatch(q, k),
+    listExperts: () => rr.listExperts(),
+    addExpert: (name, o) => rr.addExpert(name, o),
+    removeExpert: (name) => rr.removeExpert(name),
+    addDocuments: (docs, o) => rr.addDocuments(docs, o),
+    health: () => rr.health(),
+    addDomain: (o) => addDomain(rr, o),
+  };
+}
+
+export async function startService(rrOrEngine: RouterRetriever | ServiceEngine, opts: ServiceOptions = {}): Promise<RunningService> {
+  const engine = rrOrEngine instanceof RouterRetriever ? serviceEngine(rrOrEngine) : rrOrEngine;
   checkServiceOptions(opts);
   const host = opts.host ?? "127.0.0.1";
   const loopback = isLoopbackHost(host);

@@ -1,12 +1,12 @@
 /**
  * `routerretriever add-domain PATH --name NAME --store DIR --experts DIR`: a folder of
  * documents (or a JSON-lines file, or a BEIR dataset folder) becomes a routed expert in one
- * command (engine/methods/add-domain.ts), with a progress bar per stage. For a running
+ * command (workflows/add-domain.ts), with a progress bar per stage. For a running
  * service, the same work runs through POST /api/domains (one writer per store).
  */
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
-import type { AddDomainProgress } from "../../engine/methods/add-domain.js";
+import { addDomain, type AddDomainProgress } from "../../workflows/add-domain.js";
 import { readDomainDocuments } from "../../data/domain-docs.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { addModelOptions, positiveInt, printJson } from "../common.js";
@@ -96,7 +96,7 @@ export function addDomainCommand(): Command {
       bar!.update(p.done);
     };
     try {
-      const res = await rr.addDomain({
+      const res = await addDomain(rr, {
         name: flags.name,
         documents,
         epochs: positiveInt(flags.epochs, "--epochs"),

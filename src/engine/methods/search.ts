@@ -13,7 +13,7 @@
 import { RouterRetrieverError } from "../../errors.js";
 import { explainDecision } from "../../routing/explain.js";
 import { route } from "../../routing/router.js";
-import { BASE, decisionWeights, type RoutingDecision } from "../../routing/types.js";
+import { BASE, CENTROID_RULE, decisionWeights, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../../routing/types.js";
 import { snippet } from "../components/snippet.js";
 import type { EngineState } from "../state.js";
 import type { SearchResult } from "../types.js";
@@ -34,6 +34,8 @@ export const PASS_MAX_TOKENS = 512;
 
 interface Decision extends RoutingDecision {
   readonly note?: string;
+  /** The rule that made it (the engine's, or the centroid fallback). */
+  readonly rule: RoutingRule;
 }
 
 export async function searchBatch(s: EngineState, queries: readonly string[], k: number): Promise<SearchResult[]> {
@@ -68,11 +70,20 @@ export async function searchBatch(s: EngineState, queries: readonly string[], k:
   return decisions.map((dec, i) => ({
     expert: dec.expert,
     weights: { ...decisionWeights(dec) },
-    explanation: explainDecision(dec, s.rule),
+    explanation: explainDecision(dec, dec.rule),
     scores: dec.scores,
     ...(dec.note !== undefined ? { routingNote: dec.note } : {}),
     hits: hits[i]!.map((h) => ({ id: h.id, score: h.score, title: h.title, snippet: snippet(h.text, queries[i]!) })),
   }));
+}
+
+/**
+ * The "knn" rule needs the library's labelled queries; a library saved without them (pilot
+ * centroids only) routes with the best centroid rule instead, and says so.
+ */
+export function ruleFor(rule: RoutingRule, lib: PilotLibrary): { rule: RoutingRule; fallbackNote?: string } {
+  if (rule.aggregate !== "knn" || lib.instances) return { rule };
+  return { rule: CENTROID_RULE, fallbackNote: "the pilot library was saved without its labelled queries, so the centroid rule routes instead of knn" };
 }
 
 /**
@@ -85,15 +96,17 @@ function decide(s: EngineState, baseVecs: Float32Array): Decision[] {
   const lib = s.pilots.library(active);
   if (!lib) {
     const note = active.length > 0 ? "no pilot library is loaded, so every query uses the base model" : undefined;
-    return Array.from({ length: n }, () => ({ expert: BASE, scores: {}, ...(note ? { note } : {}) }));
+    return Array.from({ length: n }, () => ({ expert: BASE, scores: {}, rule: s.rule, ...(note ? { note } : {}) }));
   }
   const allowed = new Set([BASE, ...active]);
+  const { rule, fallbackNote } = ruleFor(s.rule, lib);
   const withPilots = new Set(lib.pilots.map((p) => p.expert));
   const unroutable = active.filter((e) => !withPilots.has(e));
-  const note = unroutable.length > 0 ? `no pilots yet for ${unroutable.join(", ")}: the router cannot choose ${unroutable.length === 1 ? "it" : "them"}` : undefined;
-  return route(lib, baseVecs, s.rule, allowed).map((dec) => {
+  const notes = [fallbackNote, unroutable.length > 0 ? `no pilots yet for ${unroutable.join(", ")}: the router cannot choose ${unroutable.length === 1 ? "it" : "them"}` : undefined].filter((x) => x !== undefined);
+  const note = notes.length > 0 ? notes.join("; ") : undefined;
+  return route(lib, baseVecs, rule, allowed).map((dec) => {
     const scores: Record<string, number> = {};
     for (const [e, v] of Object.entries(dec.scores)) if (Number.isFinite(v)) scores[e] = v;
-    return { ...dec, scores, ...(note ? { note } : {}) };
+    return { ...dec, scores, rule, ...(note ? { note } : {}) };
   });
 }

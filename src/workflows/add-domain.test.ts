@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadRoutingEvidence, ROUTING_EVIDENCE_FILE } from "../routing/evidence.js";
 import { BASE } from "../routing/types.js";
-import type { AddDomainProgress, AddDomainResult } from "./methods/add-domain.js";
-import { RouterRetriever } from "./router-retriever.js";
+import { RouterRetriever } from "../engine/router-retriever.js";
+import { addDomain, type AddDomainProgress, type AddDomainResult } from "./add-domain.js";
 import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 const ASTRO = [
@@ -40,7 +40,7 @@ beforeAll(async () => {
   cacheDir = mkdtempSync(join(tmpdir(), "rr-domain-cache-"));
   rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
-  result = await rr.addDomain({ name: "astro", documents: [...ASTRO, { id: "astro/empty", title: " ", text: "\n" }], epochs: 1, batchSize: 8, evidenceQueries: 50, cacheDir, onProgress: (p) => events.push(p) });
+  result = await addDomain(rr, { name: "astro", documents: [...ASTRO, { id: "astro/empty", title: " ", text: "\n" }], epochs: 1, batchSize: 8, evidenceQueries: 50, cacheDir, onProgress: (p) => events.push(p) });
 }, 600_000);
 
 afterAll(async () => {
@@ -93,12 +93,12 @@ describe("addDomain: a folder of documents to a registered expert", () => {
   });
 
   it("refuses a taken name and a document id stored with other text, before any work", async () => {
-    await expect(rr.addDomain({ name: "astro", documents: ASTRO })).rejects.toMatchObject({ code: "CONFLICT" });
-    await expect(rr.addDomain({ name: "scifact", documents: ASTRO })).rejects.toThrow(/already active/);
+    await expect(addDomain(rr, { name: "astro", documents: ASTRO })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(addDomain(rr, { name: "scifact", documents: ASTRO })).rejects.toThrow(/already active/);
     const clash = [{ id: "astro/0", title: "Something else entirely here", text: "other" }, ...ASTRO.slice(1, 3).map((d) => ({ ...d, id: `x/${d.id}` }))];
-    await expect(rr.addDomain({ name: "astro2", documents: clash })).rejects.toThrow(/"astro\/0" is already in the store with other text/);
+    await expect(addDomain(rr, { name: "astro2", documents: clash })).rejects.toThrow(/"astro\/0" is already in the store with other text/);
     expect(existsSync(join(fx.expertsDir, ".astro2.domain"))).toBe(false);
-    await expect(rr.addDomain({ name: "../x", documents: ASTRO })).rejects.toMatchObject({ code: "BAD_INPUT" });
-    await expect(rr.addDomain({ name: "one", documents: ASTRO.slice(0, 1) })).rejects.toThrow(/at least 2 documents/);
+    await expect(addDomain(rr, { name: "../x", documents: ASTRO })).rejects.toMatchObject({ code: "BAD_INPUT" });
+    await expect(addDomain(rr, { name: "one", documents: ASTRO.slice(0, 1) })).rejects.toThrow(/at least 2 documents/);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Bringing a new domain: from a user's documents to a routed expert, in one call.
+ * Bringing a new domain: from a user's documents to a routed expert, in one call. A workflow
+ * over the engine's verbs and the trainer, so it sits above both (engine never imports training).
  *
  *   1. documents   embedded once by the base (through the corpus-vector cache) and committed to
  *                  the store chunk by chunk; documents already in the store are kept as they are
@@ -17,18 +18,19 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { documentText } from "../../data/beir.js";
-import { RouterRetrieverError } from "../../errors.js";
-import { evidenceLibrary } from "../../routing/evidence.js";
-import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
-import { trainExpert } from "../../training/trainer.js";
-import { writeFileAtomic } from "../../util/atomic.js";
-import { corpusVectors } from "../../vectors/encode-corpus.js";
-import { checkExpertName } from "../../experts/expert-dir.js";
-import type { EngineState } from "../state.js";
-import type { AddExpertResult, DocumentInput, StoredDocument } from "../types.js";
-import { checkDocuments, commitDocuments } from "./add-documents.js";
-import { addExpert } from "./add-expert.js";
+import { documentText } from "../data/beir.js";
+import { checkDocuments, commitDocuments } from "../engine/methods/add-documents.js";
+import { addExpert } from "../engine/methods/add-expert.js";
+import { engineState, type RouterRetriever } from "../engine/router-retriever.js";
+import type { EngineState } from "../engine/state.js";
+import type { AddExpertResult, DocumentInput, StoredDocument } from "../engine/types.js";
+import { RouterRetrieverError } from "../errors.js";
+import { checkExpertName } from "../experts/expert-dir.js";
+import { evidenceLibrary } from "../routing/evidence.js";
+import { writeExpertRoutingEvidence } from "../training/routing-evidence.js";
+import { trainExpert } from "../training/trainer.js";
+import { writeFileAtomic } from "../util/atomic.js";
+import { corpusVectors } from "../vectors/encode-corpus.js";
 
 export type DomainStage = "documents" | "train" | "evidence" | "register";
 
@@ -84,7 +86,12 @@ const COMMIT_CHUNK = 256;
 /** Domains being added, per open store: a second add of the same name is refused, not raced. */
 const running = new WeakMap<EngineState, Set<string>>();
 
-export async function addDomain(s: EngineState, o: AddDomainOptions): Promise<AddDomainResult> {
+/**
+ * A new domain from its documents alone, on an open RouterRetriever. Minutes of work; the
+ * RouterRetriever keeps answering searches meanwhile.
+ */
+export async function addDomain(rr: RouterRetriever, o: AddDomainOptions): Promise<AddDomainResult> {
+  const s = engineState(rr);
   const name = checkExpertName(o.name);
   const busy = running.get(s) ?? new Set<string>();
   running.set(s, busy);
