@@ -47,7 +47,7 @@ export interface RoutingEvidence {
   readonly domain: string;
   /** Candidates scored on every item: "base" and `expert` first, others only when asked for. */
   readonly candidates: readonly string[];
-  /** Where the queries came from: "pseudo", "qrels" or "generated" (training/pairs.ts). */
+  /** Where the queries came from: "pseudo", "qrels" or "generated" (data/pairs.ts). */
   readonly querySource: string;
   /** The domain's documents the scores were computed against (search ran over exactly these). */
   readonly documentIds: readonly string[];
