@@ -229,4 +229,36 @@ describe("postgres store shared by several processes", () => {
     expect(err.message).not.toContain("hunter2");
     expect(err.message).toContain("127.0.0.1:1");
   });
+
+  it("bulk indexing encodes only a corpus's new and edited documents, and overwrites the edited one's row", async () => {
+    const { bulkIndex } = await import("./postgres/bulk.js");
+    const edited = { ...docs[10]!, text: `${docs[10]!.text}, edited` };
+    const corpus = [...docs.slice(0, 10), edited, ...docs.slice(11), { id: "bulk-new", title: "", text: "a document the store lacks" }];
+    const encoded: string[] = [];
+    const rows = unitRows(2, 4242);
+    const r = await bulkIndex(url(), SPEC, corpus, {
+      chunkSize: 64,
+      pollMs: 50,
+      // The vectors stand in for the encoder's (this test is about which documents reach it).
+      encode: async (part) => {
+        const out = new Float32Array(part.length * DIMS);
+        part.forEach((d, i) => out.set(rows.subarray((d.id === edited.id ? 0 : 1) * DIMS, (d.id === edited.id ? 1 : 2) * DIMS), i * DIMS));
+        encoded.push(...part.map((d) => d.id));
+        return out;
+      },
+    });
+    expect(encoded.sort()).toEqual(["bulk-new", edited.id]);
+    expect(r.encodedHere).toBe(2);
+    const s = await openStore(url(), SPEC, { exactSearch: true });
+    try {
+      expect(await s.count()).toBe(N + 1);
+      expect(await s.get(edited.id)).toEqual(edited);
+      expect(await s.unchanged(corpus)).toEqual(new Set(corpus.map((d) => d.id)));
+      const got = await s.vectorsOf([edited.id, docs[9]!.id]);
+      for (let i = 0; i < DIMS; i++) expect(got[i]).toBeCloseTo(rows[i]!, 6);
+      for (let i = 0; i < DIMS; i++) expect(got[DIMS + i]).toBeCloseTo(vectors[9 * DIMS + i]!, 6);
+    } finally {
+      await s.close();
+    }
+  });
 });
