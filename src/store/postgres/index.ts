@@ -143,7 +143,22 @@ export class PostgresStore implements Store {
 
   async append(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
     if (docs.length === 0) return;
-    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, false));
+    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, "fail"));
+  }
+
+  async replace(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
+    if (docs.length === 0) return;
+    await this.tx("replacing documents", async (c) => {
+      const have = await c.query<{ id: string }>("SELECT id FROM rr_documents WHERE id = ANY($1::text[])", [docs.map((d) => d.id)]);
+      const stored = new Set(have.rows.map((x) => x.id));
+      const gone = docs.find((d) => !stored.has(d.id));
+      if (gone) throw new RouterRetrieverError("NOT_FOUND", `document "${gone.id}" is not in the store; nothing was replaced`);
+      await insertDocuments(c, docs, vectors, this.spec.dims, "replace");
+    });
+  }
+
+  async unchanged(docs: readonly StoredDocument[]): Promise<Set<string>> {
+    return unchangedDocuments(this.pool, this.url, docs);
   }
 
   async readExperts(): Promise<ExpertsState> {
@@ -290,11 +305,12 @@ export function searchSettings(opts: Pick<PostgresStoreOptions, "exactSearch" | 
 }
 
 /**
- * Inserts documents with their vectors in the caller's transaction (one statement). With
- * `skipExisting`, ids already stored are left alone (a bulk chunk redone after a takeover);
- * otherwise a duplicate id fails the whole transaction (CONFLICT).
+ * Inserts documents with their vectors in the caller's transaction (one statement). An id
+ * already stored fails the whole transaction (`onExisting` "fail": CONFLICT), or the stored
+ * document and vector are overwritten ("replace": an edited document, or a bulk chunk redone
+ * after a takeover, which writes the same values again).
  */
-export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, skipExisting: boolean): Promise<void> {
+export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, onExisting: "fail" | "replace"): Promise<void> {
   if (vectors.length !== docs.length * dims) {
     throw new RouterRetrieverError("SHAPE_MISMATCH", `append: ${docs.length} documents need ${docs.length * dims} floats (dims ${dims}), got ${vectors.length}`);
   }
@@ -304,9 +320,23 @@ export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDoc
   await c.query(
     `INSERT INTO rr_documents (id, title, body, embedding)
      SELECT id, title, body, v::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, title, body, v)` +
-      (skipExisting ? " ON CONFLICT (id) DO NOTHING" : ""),
+      (onExisting === "replace" ? " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, embedding = EXCLUDED.embedding" : ""),
     [docs.map((d) => d.id), docs.map((d) => d.title), docs.map((d) => d.text), docs.map((_, i) => vectorLiteral(vectors, i, dims))],
   );
+}
+
+/** The ids of those `docs` stored with exactly this title and text (one statement). */
+export async function unchangedDocuments(pool: pg.Pool, url: string, docs: readonly StoredDocument[]): Promise<Set<string>> {
+  if (docs.length === 0) return new Set();
+  const r = await query<{ id: string }>(
+    pool,
+    url,
+    "comparing documents with the stored ones",
+    `SELECT d.id FROM rr_documents d JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(id, title, body)
+     ON d.id = t.id AND d.title = t.title AND d.body = t.body`,
+    [docs.map((d) => d.id), docs.map((d) => d.title), docs.map((d) => d.text)],
+  );
+  return new Set(r.rows.map((x) => x.id));
 }
 
 async function bumpVersion(c: pg.PoolClient): Promise<void> {
