@@ -5,7 +5,10 @@
  * child process on a fresh store beside a copy of the demo's experts and pilot library. Wall
  * clock from spawn to exit (model load included) and the command's own per-stage seconds.
  *
- *   npx tsx bench/add-domain-time.ts [--sizes 1000,5000] [--dataset scifact] [--threads 1] [--work /tmp/rr-add-domain-time]
+ *   npm run build && npx tsx bench/add-domain-time.ts [--sizes 1000,5000] [--dataset scifact] [--threads 1] [--work /tmp/rr-add-domain-time]
+ *
+ * Build first: bin/routerretriever.js runs dist/ when it exists, so a stale build times (and
+ * routes with) old code.
  *
  * Appends one entry per size to bench/results/add-domain-time.json (with the load average
  * before and after: on a shared machine only the ratio between sizes within one run means much).
