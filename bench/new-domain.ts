@@ -1,33 +1,44 @@
 /**
  * Each of cranfield, cisi and cacm treated in turn as "the new domain" (issue 13): a fresh
- * store with the three trained experts (results/experts) and the experiment's pilot library
- * restricted to their own three domains, then `addDomain` with the new corpus alone (documents
- * stored, expert trained on pseudo-queries, registered with routing evidence from those same
- * pseudo-queries). No test query is used until the evaluation.
+ * store with the existing experts (default results/experts: scifact, arguana, cosqa) and the
+ * experiment's pilot library restricted to their own three domains (its pilots for cranfield,
+ * cisi and cacm are dropped, so the router knows nothing of the new domain), then `addDomain`
+ * with the new corpus alone: documents stored, an expert trained on pseudo-queries, registered
+ * with routing evidence from those same pseudo-queries. No test query is used before the
+ * evaluation.
  *
- * Reports nDCG@10 on the test queries for: the base model; the new expert alone; routed
- * (RouterRetriever over base + 3 experts + the new one, with the new domain's evidence pilots);
- * and routed after the existing experts were scored on the new domain (scoreExpertsOnDomain).
- * Also the wall-clock time of addDomain per stage and where the test queries were routed.
+ * Reports nDCG@10 on the test queries for: the base model; the new expert alone; routed (the
+ * engine's own search with the default router, DEFAULT_RULE, over base + the existing experts
+ * + the new one); and routed after the existing experts were scored on the new domain
+ * (scoreExpertsOnDomain). Also addDomain's wall-clock seconds per stage and where the test
+ * queries were routed.
  *
  *   npx tsx bench/new-domain.ts [--datasets cranfield,cisi,cacm] [--threads 1] [--work /tmp/rr-new-domain]
  *
- * Writes results/new-domain/{results.json,table.md}; one dataset at a time, resumable per
- * dataset (a finished dataset's entry in results.json is kept).
+ * Two phases, so that routing can be re-evaluated without retraining:
+ *   make      per dataset, once: addDomain on a fresh store; the store right after it is kept
+ *             as <work>/<name>/store-added (with the expert folder and add-domain.json). Skipped
+ *             when add-domain.json exists; delete <work>/<name> to retrain.
+ *   evaluate  every run, for every made dataset: a copy of store-added is opened (so scoring
+ *             the existing experts never leaks into the next run) and evaluated.
+ * Writes results/new-domain/{results.json,table.md}, with the existing experts' and pilot
+ * library's sha256 (the experts are retrained from time to time).
  */
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBeirDataset } from "../src/data/beir.js";
 import { RouterRetriever } from "../src/engine/router-retriever.js";
 import { evaluateDataset } from "../src/evaluation/evaluate.js";
+import { evaluateRun } from "../src/evaluation/metrics.js";
 import { ExpertEncoder } from "../src/experts/expert-encoder.js";
 import { loadExpert } from "../src/experts/peft.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
+import { describeRule } from "../src/routing/router.js";
 import { loadPilotLibrary, savePilotLibrary } from "../src/routing/persist.js";
-import { libraryFromLabels } from "../src/routing/pilots.js";
-import { BASE } from "../src/routing/types.js";
+import { BASE, DEFAULT_RULE } from "../src/routing/types.js";
 import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
 import { addDomain } from "../src/workflows/add-domain.js";
@@ -38,7 +49,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     work: { type: "string", default: "/tmp/rr-new-domain" },
     experts: { type: "string", default: join(projectRoot, "results", "experts") },
-    pilots: { type: "string", default: join(projectRoot, "results", "experiment", "pilots-with-labels.json") },
+    pilots: { type: "string", default: join(projectRoot, "results", "experiment", "pilots.json") },
     out: { type: "string", default: join(projectRoot, "results", "new-domain") },
     // Smoke runs only (the reported table uses addDomain's defaults).
     epochs: { type: "string" },
@@ -49,35 +60,42 @@ const shared = sharedDatasetsDir();
 if (!shared) throw new Error("../shared/datasets not found");
 const threads = Number(values.threads);
 const EXISTING = ["scifact", "arguana", "cosqa"];
+const work = values.work!;
 const model = loadModel(defaultModelSpec());
-
-// The existing library: the experiment's, restricted to the three expert domains (its
-// no-expert domains are exactly the ones added here as new).
-const loaded = loadPilotLibrary(values.pilots!, model.spec.id);
-if (!loaded.labels) throw new Error(`${values.pilots}: saved without labels`);
-const keep = new Set(EXISTING);
-const labels = { ...loaded.labels, domains: loaded.labels.domains.filter((d) => keep.has(d.name)), labels: loaded.labels.labels.filter((l) => keep.has(l.domain)) };
-mkdirSync(values.work!, { recursive: true });
-const libPath = join(values.work!, "pilots-existing.json");
-savePilotLibrary(libPath, libraryFromLabels(labels), labels);
-
-mkdirSync(values.out!, { recursive: true });
-const resultsPath = join(values.out!, "results.json");
-const results: Record<string, unknown> = existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, "utf8")) : {};
-
 const log = (m: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
+const shown = (p: string): string => (p.startsWith(projectRoot) ? relative(projectRoot, p) : p);
 
+// The existing library: the experiment's (copied on the first run, like the experts below),
+// restricted to the existing experts' domains.
+mkdirSync(work, { recursive: true });
+const pilotsUsed = join(work, "pilots-source.json");
+if (!existsSync(pilotsUsed)) cpSync(values.pilots!, pilotsUsed);
+const loaded = loadPilotLibrary(pilotsUsed, model.spec.id);
+const keep = new Set(EXISTING);
+const existing = { ...loaded.library, domains: loaded.library.domains.filter((d) => keep.has(d)), pilots: loaded.library.pilots.filter((p) => keep.has(p.domain)) };
+mkdirSync(work, { recursive: true });
+const libPath = join(work, "pilots-existing.json");
+savePilotLibrary(libPath, existing);
+
+const made = (name: string): string => join(work, name, "add-domain.json");
+// The existing experts as they are now, copied once: the lead retrains them from time to time,
+// and every dataset of one run must use the same ones (their hashes go into results.json).
+const used = join(work, "experts-used");
+if (!existsSync(used)) for (const e of EXISTING) cpSync(join(values.experts!, e), join(used, e), { recursive: true });
+
+// Phase 1: make each new domain's expert once.
 for (const name of values.datasets!.split(",")) {
-  if (results[name]) {
-    log(`${name}: done before, kept`);
+  if (existsSync(made(name))) {
+    log(`${name}: made before (${made(name)}), kept`);
     continue;
   }
   const ds = await loadBeirDataset(join(shared, name), "test");
-  const root = join(values.work!, name);
+  const root = join(work, name);
   rmSync(root, { recursive: true, force: true });
-  const expertsDir = join(root, "experts");
-  for (const e of EXISTING) cpSync(join(values.experts!, e), join(expertsDir, e), { recursive: true });
-  const rr = await RouterRetriever.open({ store: join(root, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
+  const expertsDir = join(root, "store-added", "experts");
+  for (const e of EXISTING) cpSync(join(used, e), join(expertsDir, e), { recursive: true });
+  const rr = await RouterRetriever.open({ store: join(root, "store-added", "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   let lastLog = 0;
   const added = await addDomain(rr, {
     name,
@@ -93,37 +111,75 @@ for (const name of values.datasets!.split(",")) {
       }
     },
   });
+  await rr.close();
   log(`${name}: addDomain ${JSON.stringify(added.seconds)}`);
+  writeJsonAtomic(made(name), {
+    madeAt: new Date().toISOString(),
+    threads,
+    loadAverageAtEnd: (await import("node:os")).loadavg(),
+    seconds: added.seconds,
+    documents: added.documents,
+    training: added.training,
+    evidence: added.evidence,
+    pilots: added.expert.pilots,
+  });
+}
 
-  // Evaluation: test queries, the new domain's corpus only (what the store holds).
-  const texts = ds.queries.map((q) => q.text);
-  const base = await Encoder.create(model, { threads });
+// Phase 2: evaluate every made dataset on a fresh copy of its store.
+const results: Record<string, unknown> = {};
+const base = await Encoder.create(model, { threads });
+for (const name of values.datasets!.split(",")) {
+  if (!existsSync(made(name))) continue;
+  const ds = await loadBeirDataset(join(shared, name), "test");
+  const root = join(work, name);
+  const evalDir = join(root, "store-eval");
+  rmSync(evalDir, { recursive: true, force: true });
+  cpSync(join(root, "store-added"), evalDir, { recursive: true });
+  const expertsDir = join(evalDir, "experts");
+  const rr = await RouterRetriever.open({ store: join(evalDir, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   const all = [...EXISTING, name].map((e) => loadExpert(join(expertsDir, e), model, { id: e }));
   const enc = await ExpertEncoder.create(model, all, { threads });
-  const routes = async (): Promise<string[]> => (await rr.searchBatch(texts, 10)).map((r) => r.expert);
-  const ndcg = async (ids: string | readonly string[]): Promise<number> =>
-    (await evaluateDataset(ds, base, { ks: [10], encodeQueries: async (t) => (ids === BASE ? base.encode(t) : enc.encode(t, ids)) })).mean["ndcg@10"]!;
-  const count = (rs: readonly string[]): Record<string, number> => rs.reduce<Record<string, number>>((m, e) => ((m[e] = (m[e] ?? 0) + 1), m), {});
-  const routed = await routes();
-  const row: Record<string, unknown> = {
+  const texts = ds.queries.map((q) => q.text);
+  const alone = async (id: string): Promise<number> =>
+    (await evaluateDataset(ds, base, { ks: [10], encodeQueries: async (t) => (id === BASE ? base.encode(t) : enc.encode(t, id)) })).mean["ndcg@10"]!;
+  // Routed: the engine's own search (soft mix and all) over the store, which holds exactly the new domain's documents.
+  const routed = async (): Promise<{ ndcg: number; routes: Record<string, number> }> => {
+    const res = await rr.searchBatch(texts, 10);
+    const run = new Map(ds.queries.map((q, i) => [q.id, res[i]!.hits.map((h) => ({ id: h.id, score: h.score }))]));
+    const routes: Record<string, number> = {};
+    for (const r of res) routes[r.expert] = (routes[r.expert] ?? 0) + 1;
+    return { ndcg: evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"]!, routes };
+  };
+  const r1 = await routed();
+  const scored = await rr.scoreExpertsOnDomain(name);
+  const r2 = await routed();
+  const row = {
     documents: ds.corpus.length,
     testQueries: ds.queries.length,
-    base: await ndcg(BASE),
-    expertAlone: await ndcg(name),
-    routed: await ndcg(routed),
-    routes: count(routed),
+    base: await alone(BASE),
+    expertAlone: await alone(name),
+    routed: r1.ndcg,
+    routes: r1.routes,
+    routedScored: r2.ndcg,
+    routesScored: r2.routes,
+    scoredExperts: scored.scored,
+    addDomain: JSON.parse(readFileSync(made(name), "utf8")),
   };
-  const scored = await rr.scoreExpertsOnDomain(name);
-  const routed2 = await routes();
-  Object.assign(row, { routedScored: await ndcg(routed2), routesScored: count(routed2), scoredExperts: scored.scored });
-  Object.assign(row, { addDomain: { seconds: added.seconds, training: added.training, evidence: added.evidence, pilots: added.expert.pilots } });
   log(`${name}: ${JSON.stringify(row)}`);
   results[name] = row;
-  writeJsonAtomic(resultsPath, results);
   await enc.close();
-  await base.close();
   await rr.close();
+  rmSync(evalDir, { recursive: true, force: true });
 }
+await base.close();
+
+const usedInfo = {
+  rule: describeRule(DEFAULT_RULE),
+  // Copied from --experts when the work folder was first made (a later run reuses that copy).
+  experts: Object.fromEntries(EXISTING.map((e) => [e, { copiedFrom: shown(join(values.experts!, e)), adapterSha256: sha256(join(used, e, "adapter_model.safetensors")) }])),
+  pilots: { copiedFrom: shown(values.pilots!), sha256: sha256(pilotsUsed), domainsKept: existing.domains },
+};
+writeJsonAtomic(join(values.out!, "results.json"), { used: usedInfo, datasets: results });
 
 // Table (x100, like results/experiment/table1.md).
 type Row = { documents: number; testQueries: number; base: number; expertAlone: number; routed: number; routedScored: number; routes: Record<string, number>; addDomain: { seconds: { total: number } } };
@@ -131,8 +187,8 @@ const f = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   "# Each no-expert dataset as \"the new domain\": nDCG@10 (x100), test queries",
   "",
-  "Produced by: `npx tsx bench/new-domain.ts " + process.argv.slice(2).filter((a) => !a.startsWith("/tmp")).join(" ").replace(/--work\s*/, "") + "` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).",
-  "Existing experts: scifact, arguana, cosqa (results/experts), pilots from the experiment's library restricted to their three domains.",
+  "Produced by: `npx tsx bench/new-domain.ts" + (values.datasets !== "cranfield,cisi,cacm" ? ` --datasets ${values.datasets}` : "") + ` --threads ${threads}\` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).`,
+  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains. Router: ${usedInfo.rule}.`,
   "",
   "| new domain | docs | test queries | base | new expert alone | routed | routed, existing experts scored on it | routes (routed) | addDomain s |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
@@ -140,5 +196,6 @@ const lines = [
 for (const [name, r] of Object.entries(results as Record<string, Row>)) {
   lines.push(`| ${name} | ${r.documents} | ${r.testQueries} | ${f(r.base)} | ${f(r.expertAlone)} | ${f(r.routed)} | ${f(r.routedScored)} | ${Object.entries(r.routes).map(([e, n]) => `${e} ${n}`).join(", ")} | ${r.addDomain.seconds.total.toFixed(0)} |`);
 }
+mkdirSync(values.out!, { recursive: true });
 writeFileAtomic(join(values.out!, "table.md"), lines.join("\n") + "\n");
 process.stdout.write(lines.join("\n") + "\n");

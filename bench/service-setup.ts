@@ -1,6 +1,6 @@
 /**
  * Shared by the service benchmark and the screenshot script: a store over the committed demo
- * corpus with synthetic experts and pilots (engine/testing.ts writeSyntheticRouting: random
+ * corpus with synthetic experts and pilots (test/support/engine.ts writeSyntheticRouting: random
  * LoRA experts for scifact, arguana and cosqa, cranfield served by the base model), served by
  * the real CLI (`routerretriever serve`) in a child process on a loopback ephemeral port.
  */

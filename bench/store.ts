@@ -26,7 +26,7 @@ import { defaultModelSpec } from "../src/model/spec.js";
 import { openFlatStore } from "../src/store/flat/index.js";
 import { openPostgresStore } from "../src/store/postgres/index.js";
 import { vectorLiteral } from "../src/store/postgres/connect.js";
-import type { DocumentHit, Store, StoreSpec } from "../src/store/types.js";
+import type { Store, StoreSpec, StoredHit } from "../src/store/types.js";
 import { corpusVectors } from "../src/vectors/encode-corpus.js";
 import { projectRoot } from "../src/util/paths.js";
 import { startPgliteServer } from "../test/support/pglite-server.js";
@@ -45,9 +45,9 @@ function table(header: string[], rows: (string | number)[][]): void {
 }
 
 /** One query at a time (a service answering single requests), sequentially: queries/s and p50/p95 ms. */
-async function timeQueries(store: Store, qv: Float32Array, dims: number, n: number): Promise<{ qps: number; p50: number; p95: number; hits: DocumentHit[][] }> {
+async function timeQueries(store: Store, qv: Float32Array, dims: number, n: number): Promise<{ qps: number; p50: number; p95: number; hits: StoredHit[][] }> {
   const lat: number[] = [];
-  const hits: DocumentHit[][] = [];
+  const hits: StoredHit[][] = [];
   await store.search(qv.subarray(0, dims), K); // warm-up
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
@@ -60,7 +60,7 @@ async function timeQueries(store: Store, qv: Float32Array, dims: number, n: numb
   return { qps: n / secs, p50: lat[Math.floor(n * 0.5)]!, p95: lat[Math.min(n - 1, Math.floor(n * 0.95))]!, hits };
 }
 
-function recallAt(exact: DocumentHit[][], approx: DocumentHit[][]): number {
+function recallAt(exact: StoredHit[][], approx: StoredHit[][]): number {
   let found = 0;
   let total = 0;
   exact.forEach((e, i) => {
@@ -99,7 +99,7 @@ async function loadPostgres(url: string, spec: StoreSpec, ids: readonly string[]
   return (performance.now() - t0) / 1000;
 }
 
-async function compare(label: string, spec: StoreSpec, ids: string[], titles: string[], texts: string[], vectors: Float32Array, qv: Float32Array, nq: number): Promise<{ flat: DocumentHit[][]; exact: DocumentHit[][]; hnsw: DocumentHit[][] }> {
+async function compare(label: string, spec: StoreSpec, ids: string[], titles: string[], texts: string[], vectors: Float32Array, qv: Float32Array, nq: number): Promise<{ flat: StoredHit[][]; exact: StoredHit[][]; hnsw: StoredHit[][] }> {
   const dir = mkdtempSync(join(tmpdir(), "rr-bench-store-"));
   const db = await startPgliteServer();
   try {
@@ -152,7 +152,7 @@ async function scifact(): Promise<void> {
   const byId = new Map(ds.corpus.map((d) => [d.id, d]));
   const ids = [...corpus.index.ids];
   const r = await compare("scifact", spec, ids, ids.map((id) => byId.get(id)!.title), ids.map((id) => byId.get(id)!.text), corpus.index.vectors, qv, ds.queries.length);
-  const ndcg = (hits: DocumentHit[][]): number => {
+  const ndcg = (hits: StoredHit[][]): number => {
     const run = new Map<string, ScoredDoc[]>(ds.queries.map((q, i) => [q.id, hits[i]!.map((h) => ({ id: h.id, score: h.score }))]));
     return evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg_cut_10"]!;
   };

@@ -16,7 +16,7 @@ export { startService, checkServiceOptions, SERVICE_VERSION, type ServiceOptions
 export { demoPaths, type DemoPaths } from "./service/demo.js";
 // Storage: the embedded flat folder or PostgreSQL + pgvector, behind one interface.
 export { openStore, isPostgresUrl, redactStoreLocation, type OpenStoreOptions } from "./store/open.js";
-export type { Store, StoreSpec, StoreIntegrity, ExpertsState, ExpertsChange } from "./store/types.js";
+export type { Store, StoreSpec, StoreIntegrity, StoredHit, ExpertsState, ExpertsChange } from "./store/types.js";
 
 // Model: HF-layout BERT folders, tokenizer, encoder.
 export { defaultModelSpec, loadModelSpec, resolveModelSpec, DEFAULT_MODEL_ID, type ModelSpec, type BertConfig, type Pooling, type LoadSpecOptions } from "./model/spec.js";

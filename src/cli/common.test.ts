@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
-import { precisionFlag, threadsFlag } from "./common.js";
+import { precisionFlag, threadsFlag, trainingFlags } from "./common.js";
 import { buildCli } from "./main.js";
 
 function optionDefault(cmd: Command, flag: string): unknown {
@@ -21,6 +21,28 @@ describe("CLI model options", () => {
     // Training builds fp32 graphs only: threads yes, precision no.
     expect(optionDefault(commands.get("train-expert")!, "--threads")).toBe(String(availableParallelism()));
     expect(commands.get("train-expert")!.options.some((o) => o.long === "--precision")).toBe(false);
+  });
+
+  it("train-expert and add-domain take the same training flags, each with its own recipe's defaults", () => {
+    // Worded once (--max-pairs names what each trains on).
+    const flags = ["--epochs", "--patience", "--batch-size", "--lr", "--seed", "--evidence-queries", "--cache", "--json", "--quiet"];
+    const train = commands.get("train-expert")!;
+    const domain = commands.get("add-domain")!;
+    for (const f of flags) {
+      expect(train.options.find((o) => o.long === f)?.description, f).toBe(domain.options.find((o) => o.long === f)?.description);
+    }
+    expect(train.options.some((o) => o.long === "--max-pairs") && domain.options.some((o) => o.long === "--max-pairs")).toBe(true);
+    expect([optionDefault(train, "--epochs"), optionDefault(train, "--max-pairs")]).toEqual(["10", undefined]);
+    expect([optionDefault(domain, "--epochs"), optionDefault(domain, "--max-pairs")]).toEqual(["3", "2048"]);
+    expect(domain.options.some((o) => o.long === "--precision")).toBe(false);
+  });
+
+  it("reads the training flags as numbers, refusing a bad one by its flag", () => {
+    const ok = { epochs: "3", patience: "2", batchSize: "64", lr: "1e-3", seed: "0", evidenceQueries: "500" };
+    expect(trainingFlags(ok)).toEqual({ epochs: 3, patience: 2, batchSize: 64, lr: 0.001, seed: 0, maxPairs: undefined, evidenceQueries: 500 });
+    expect(() => trainingFlags({ ...ok, lr: "0" })).toThrow(/--lr must be a positive number, got "0"/);
+    expect(() => trainingFlags({ ...ok, seed: "x" })).toThrow(/--seed must be a number, got "x"/);
+    expect(() => trainingFlags({ ...ok, maxPairs: "1.5" })).toThrow(/--max-pairs must be a positive integer/);
   });
 
   it("refuses a precision or thread count it does not know, naming the flag", () => {

@@ -16,6 +16,51 @@ export interface ModelFlags {
   precision?: string;
 }
 
+/** The flags addCommandOptions adds, as commander hands them over. */
+export interface CommonFlags extends ModelFlags {
+  cache?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** The training flags train-expert and add-domain share, as commander hands them over. */
+export interface TrainingFlags {
+  epochs: string;
+  patience: string;
+  batchSize: string;
+  lr: string;
+  seed: string;
+  maxPairs?: string;
+  evidenceQueries: string;
+}
+
+/** A command's defaults for the training flags (each command keeps its own recipe). */
+export interface TrainingDefaults {
+  readonly epochs: number;
+  readonly patience: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly seed: number;
+  /** No default: every pair is used. */
+  readonly maxPairs?: number;
+  readonly evidenceQueries: number;
+  /** What the command trains on, for --max-pairs' help ("pairs (per dataset)", "pseudo-queries"). */
+  readonly pairs: string;
+}
+
+export interface CommandOptions {
+  /** --precision's default, or false where it means nothing (training builds fp32 graphs only). */
+  readonly precision?: Precision | false;
+  /** --cache <dir>: the corpus-vector cache folder. */
+  readonly cache?: boolean;
+  /** --json, with what it prints on stdout. */
+  readonly json?: string;
+  /** --quiet, with what it silences (default: progress on stderr). */
+  readonly quiet?: string | true;
+  /** The training flags, with this command's defaults. */
+  readonly training?: TrainingDefaults;
+}
+
 /**
  * The machine's cores as ONNX Runtime threads: a command that encodes a corpus runs its big
  * batches at the GEMM ceiling only with every core (a 1-thread default halved `eval` on 2 cores).
@@ -25,10 +70,25 @@ export function defaultThreads(): number {
 }
 
 /**
- * --model and --threads on every command that runs the model; --precision on those that encode
- * for retrieval (training builds fp32 graphs only, so train-expert passes `precision: false`).
+ * The options commands share, each worded once: the training flags (train-expert, add-domain),
+ * --cache, --json, --quiet, and --model and --threads on every command (each runs the model);
+ * --precision on those that encode for retrieval.
  */
-export function addModelOptions(cmd: Command, opts: { precision?: Precision | false } = {}): Command {
+export function addCommandOptions(cmd: Command, opts: CommandOptions = {}): Command {
+  const t = opts.training;
+  if (t !== undefined) {
+    cmd
+      .option("--epochs <n>", "maximum epochs", String(t.epochs))
+      .option("--patience <n>", "epochs without dev improvement before stopping", String(t.patience))
+      .option("--batch-size <n>", "pairs per step; the paper used 256", String(t.batchSize))
+      .option("--lr <x>", "AdamW learning rate (1e-3: at a few hundred CPU steps, 1e-4 leaves the zero-initialised B matrices near zero)", String(t.lr))
+      .option("--max-pairs <n>", `train on a random subset of this many ${t.pairs}`, t.maxPairs === undefined ? undefined : String(t.maxPairs))
+      .option("--seed <n>", "seed for sampling, init, shuffling and dropout", String(t.seed))
+      .option("--evidence-queries <n>", "queries scored for the routing evidence (routing.json; a seeded sample)", String(t.evidenceQueries));
+  }
+  if (opts.cache) cmd.option("--cache <dir>", "corpus-vector cache folder (default: $ROUTERRETRIEVER_CACHE or ~/.cache/routerretriever)");
+  if (opts.json !== undefined) cmd.option("--json", `print ${opts.json} on stdout`);
+  if (opts.quiet !== undefined) cmd.option("--quiet", opts.quiet === true ? "no progress on stderr" : opts.quiet);
   cmd
     .option("--model <dir>", "HuggingFace-layout BERT model folder, or 'default' (all-MiniLM-L6-v2)", "default")
     .option("--threads <n>", "ONNX Runtime intra-op threads (default: the machine's cores)", String(defaultThreads()));
@@ -36,6 +96,27 @@ export function addModelOptions(cmd: Command, opts: { precision?: Precision | fa
     cmd.option("--precision <p>", "arithmetic of the encoder's linear layers: fp32 or int8 (weights int8 per channel, activations quantised per call)", opts.precision ?? "fp32");
   }
   return cmd;
+}
+
+/** The training flags as numbers, each refused with its flag's name when it is not one. */
+export function trainingFlags(flags: TrainingFlags): { epochs: number; patience: number; batchSize: number; lr: number; seed: number; maxPairs: number | undefined; evidenceQueries: number } {
+  const lr = finiteNumber(flags.lr, "--lr");
+  if (lr <= 0) throw new RouterRetrieverError("BAD_INPUT", `--lr must be a positive number, got "${flags.lr}"`);
+  return {
+    epochs: positiveInt(flags.epochs, "--epochs"),
+    patience: positiveInt(flags.patience, "--patience"),
+    batchSize: positiveInt(flags.batchSize, "--batch-size"),
+    lr,
+    seed: finiteNumber(flags.seed, "--seed"),
+    maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
+    evidenceQueries: positiveInt(flags.evidenceQueries, "--evidence-queries"),
+  };
+}
+
+export function finiteNumber(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new RouterRetrieverError("BAD_INPUT", `${flag} must be a number, got "${value}"`);
+  return n;
 }
 
 export function threadsFlag(flags: ModelFlags): number {

@@ -3,8 +3,7 @@ import type { Doc } from "../data/beir.js";
 import type { Precision } from "../model/bert-graph.js";
 import type { ModelSpec } from "../model/spec.js";
 import type { RoutingRule } from "../routing/types.js";
-import type { StoreIntegrity } from "../store/types.js";
-import type { DocumentHit } from "../vectors/store.js";
+import type { StoreIntegrity, StoredHit } from "../store/types.js";
 
 export interface OpenProgress {
   /** What is happening now: loading the model, compiling sessions, loading experts, ... */
@@ -55,9 +54,8 @@ export interface DocumentInput {
 /** A document as stored: the data layer's document (a missing title is ""). */
 export type StoredDocument = Doc;
 
-/** A document hit (its id and dot-product score, vectors/store.ts) as the engine returns it. */
-export interface SearchHit extends Pick<DocumentHit, "id" | "score"> {
-  readonly title: string;
+/** A store's hit (store/types.ts) as the engine returns it: a snippet in place of the whole text. */
+export interface SearchHit extends Pick<StoredHit, "id" | "score" | "title"> {
   /** A short window of the text, placed at the first query word it contains. */
   readonly snippet: string;
 }

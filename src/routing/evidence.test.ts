@@ -31,8 +31,15 @@ describe("routing evidence", () => {
     expect(ev.items[1]!.scores).toEqual({ base: 1 / Math.log2(3), c: 1 });
     expect(ev.items[1]!.docIds).toEqual(["d1"]);
     expect(ev.documentIds).toEqual(["d0", "d1", "d2", "d3"]);
+    // Ties go to the domain's own expert (EVIDENCE_TIE_RULE): c ties base on q0, q2-q4 and wins
+    // q1 and q5, so the domain's one pilot is c's, made of all six.
     const lib = evidenceLibrary(ev);
-    expect(lib.pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:base:4", "toy:c:2"]);
+    expect(lib.pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:c:6"]);
+    expect(evidenceLibrary(ev, undefined, "base-first").pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:base:4", "toy:c:2"]);
+    // While an active candidate (b) has not been scored on the domain, the domain gives only the
+    // expert's pilot: its base group came from base vs c alone.
+    expect(evidenceLibrary(ev, new Set(["c", "b"]), "base-first").pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:c:2"]);
+    expect(evidenceLibrary(ev, new Set(["c"]), "base-first").pilots.map((p) => `${p.domain}:${p.expert}:${p.size}`)).toEqual(["toy:base:4", "toy:c:2"]);
     // Without the expert admitted, the domain's queries all fall to base.
     expect(evidenceLibrary(ev, new Set()).pilots.map((p) => `${p.expert}:${p.size}`)).toEqual(["base:6"]);
   });
@@ -82,6 +89,8 @@ describe("routing evidence", () => {
     // b retrieves exactly for every query; on q1/q5 it ties c, the domain's own expert, which keeps them.
     expect(evidenceLibrary(more).pilots.map((p) => `${p.expert}:${p.size}`)).toEqual(["c:2", "b:4"]);
     expect(evidenceLibrary(more, new Set(["c"]))).toEqual(evidenceLibrary(ev));
+    // Once b is scored, every group counts again, base's included.
+    expect(evidenceLibrary(more, new Set(["c", "b"]), "base-first").pilots.map((p) => `${p.expert}:${p.size}`)).toEqual(["c:2", "b:4"]);
   });
 
   it("refuses to score against documents other than the evidence's", async () => {

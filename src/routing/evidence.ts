@@ -47,7 +47,7 @@ export interface RoutingEvidence {
   readonly domain: string;
   /** Candidates scored on every item: "base" and `expert` first, others only when asked for. */
   readonly candidates: readonly string[];
-  /** Where the queries came from: "pseudo", "qrels" or "generated" (training/pairs.ts). */
+  /** Where the queries came from: "pseudo", "qrels" or "generated" (data/pairs.ts). */
   readonly querySource: string;
   /** The domain's documents the scores were computed against (search ran over exactly these). */
   readonly documentIds: readonly string[];
@@ -106,10 +106,20 @@ export async function buildRoutingEvidence(o: BuildRoutingEvidenceOptions): Prom
 }
 
 /**
- * The evidence as pilot labels over the candidates `allowed` admits ("base" always; all scored
- * ones when omitted). The expert is the domain's own expert (second in the tie rule).
+ * How the evidence breaks ties: "own-expert-first", the tie rule the default router was chosen
+ * with (results/experiment/router-selection.json) and the shipped libraries are built with.
+ * It matters more here than anywhere: a domain's pseudo-queries are mostly a document's own
+ * title, which base and expert both rank first (cranfield: base dev nDCG@10 0.926), so under
+ * "base-first" the expert's pilot would be the mean of the few dozen queries it strictly wins
+ * (28 of 500 on cranfield, results/new-domain/results.json) instead of the domain's.
  */
-export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = "base-first"): PilotLabels {
+export const EVIDENCE_TIE_RULE: TieRule = "own-expert-first";
+
+/**
+ * The evidence as pilot labels over the candidates `allowed` admits ("base" always; all scored
+ * ones when omitted). The expert is the domain's own expert (first in the tie rule).
+ */
+export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = EVIDENCE_TIE_RULE): PilotLabels {
   const candidates = ev.candidates.filter((c) => c === BASE || allowed === undefined || allowed.has(c));
   return relabel(
     {
@@ -125,9 +135,22 @@ export function evidenceLabels(ev: RoutingEvidence, allowed?: ReadonlySet<string
   );
 }
 
-/** The domain's pilots (one per candidate that won some of its queries). */
-export function evidenceLibrary(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = "base-first"): PilotLibrary {
-  return libraryFromLabels(evidenceLabels(ev, allowed, tieRule));
+/**
+ * The domain's pilots: one per candidate that won some of its queries, once every admitted
+ * candidate has been scored on them (`allowed` omitted: the scored ones). Until then only the
+ * expert's own pilot: a group of "base" formed where only base and the expert competed is not
+ * a group Algorithm 1 would form (other experts may beat base on some of those queries), and
+ * it would give an existing candidate a pilot, moving its score for every query under the
+ * "mean" aggregate (bench/new-domain-routes.ts counts the demo queries rerouted either way).
+ * The expert's pilot is what the evidence is for: where the domain's own expert is at least as
+ * good as the base.
+ */
+export function evidenceLibrary(ev: RoutingEvidence, allowed?: ReadonlySet<string>, tieRule: TieRule = EVIDENCE_TIE_RULE): PilotLibrary {
+  const lib = libraryFromLabels(evidenceLabels(ev, allowed, tieRule));
+  const complete = allowed === undefined || [...allowed].every((c) => c === BASE || ev.candidates.includes(c));
+  if (complete) return lib;
+  const pilots = lib.pilots.filter((p) => p.expert === ev.expert);
+  return { ...lib, domains: pilots.length > 0 ? lib.domains : [], pilots };
 }
 
 /**

@@ -8,6 +8,7 @@
  * The engine never touches files or SQL itself; it talks to this interface only.
  */
 import type { Doc as StoredDocument } from "../data/beir.js";
+import type { DocumentHit } from "../vectors/store.js";
 
 /** What the stored vectors were made with; a store refuses to be opened with another model. */
 export interface StoreSpec {
@@ -24,10 +25,11 @@ export interface StoreIntegrity {
   readonly documents: string;
 }
 
-/** One search result row: the document and its dot-product score. */
-export interface DocumentHit {
-  readonly id: string;
-  readonly score: number;
+/**
+ * One search result row from a store: a document hit (its id and dot-product score; the row
+ * index stays inside the vector index) with the document's title and text.
+ */
+export interface StoredHit extends Pick<DocumentHit, "id" | "score"> {
   readonly title: string;
   readonly text: string;
 }
@@ -64,7 +66,7 @@ export interface Store {
   /** The stored base embeddings of `ids`, row i = ids[i]; NOT_FOUND when one is not stored. */
   vectorsOf(ids: readonly string[]): Promise<Float32Array>;
   /** Top-k documents by dot product, one list per query row (row-major `queries`, dims wide). */
-  search(queries: Float32Array, k: number): Promise<DocumentHit[][]>;
+  search(queries: Float32Array, k: number): Promise<StoredHit[][]>;
   /**
    * Commits documents with their base embeddings (row i = docs[i]) atomically: all or none.
    * Throws CONFLICT when an id is already stored.

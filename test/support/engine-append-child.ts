@@ -3,7 +3,7 @@
  * printing "ok <id> <id> ..." on stdout after each add has returned (i.e. committed). The test
  * kills it with SIGKILL at an arbitrary moment and checks that every printed id survived.
  *
- *   node --import tsx src/engine/testing-append-child.ts <storeDir> <expertsDir> <prefix>
+ *   node --import tsx test/support/engine-append-child.ts <storeDir> <expertsDir> <prefix>
  */
 import { RouterRetriever } from "../../src/engine/router-retriever.js";
 

@@ -6,34 +6,21 @@
  */
 import { Command } from "commander";
 import { RouterRetriever } from "../../engine/router-retriever.js";
-import { addDomain, type AddDomainProgress } from "../../workflows/add-domain.js";
+import { addDomain, DEFAULTS as DOMAIN_DEFAULTS, type AddDomainProgress } from "../../workflows/add-domain.js";
 import { readDomainDocuments } from "../../data/domain-docs.js";
-import { RouterRetrieverError } from "../../errors.js";
-import { addModelOptions, positiveInt, printJson } from "../common.js";
+import { addCommandOptions, printJson, threadsFlag, trainingFlags, type CommonFlags, type TrainingFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
-interface AddDomainFlags {
+interface AddDomainFlags extends CommonFlags, TrainingFlags {
   name: string;
   store: string;
   experts: string;
   pilots?: string;
   idPrefix?: string;
-  epochs: string;
-  patience: string;
-  batchSize: string;
-  lr: string;
-  maxPairs: string;
-  seed: string;
-  evidenceQueries: string;
-  cache?: string;
-  model: string;
-  threads: string;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function addDomainCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("add-domain")
       .description("Add a domain from its documents alone: store them, train an expert on pseudo-queries, register it with routing evidence")
       .argument("<path>", "JSON-lines documents {id,title,text}, a BEIR dataset folder (corpus.jsonl), or a folder of .txt/.md files")
@@ -41,23 +28,11 @@ export function addDomainCommand(): Command {
       .requiredOption("--store <dir>", "store folder (created if absent)")
       .requiredOption("--experts <dir>", "folder of expert folders; the new expert is written here")
       .option("--pilots <file>", "pilot library file of the store's existing experts")
-      .option("--id-prefix <p>", "prefix for document ids (default: '<name>/'; '' keeps ids as they are)")
-      .option("--epochs <n>", "maximum training epochs", "3")
-      .option("--patience <n>", "epochs without dev improvement before stopping", "2")
-      .option("--batch-size <n>", "pairs per step", "64")
-      .option("--lr <x>", "AdamW learning rate", "1e-3")
-      .option("--max-pairs <n>", "train on a random subset of this many pseudo-queries", "2048")
-      .option("--seed <n>", "seed for pseudo-queries, init, shuffling", "0")
-      .option("--evidence-queries <n>", "pseudo-queries scored for the routing evidence", "500")
-      .option("--cache <dir>", "corpus-vector cache folder")
-      .option("--json", "print the result as JSON on stdout")
-      .option("--quiet", "no progress on stderr"),
+      .option("--id-prefix <p>", "prefix for document ids (default: '<name>/'; '' keeps ids as they are)"),
+    // No --precision: the documents are embedded in fp32, the arithmetic the expert trains in.
+    { precision: false, training: { ...DOMAIN_DEFAULTS, pairs: "pseudo-queries" }, cache: true, json: "the result as JSON", quiet: true },
   ).action(async (path: string, flags: AddDomainFlags) => {
-    const num = (v: string, flag: string): number => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) throw new RouterRetrieverError("BAD_INPUT", `${flag} must be a positive number, got "${v}"`);
-      return n;
-    };
+    const t = trainingFlags(flags);
     const say = (m: string): void => {
       if (!flags.quiet) process.stderr.write(`add-domain: ${m}\n`);
     };
@@ -66,7 +41,7 @@ export function addDomainCommand(): Command {
     const prefix = flags.idPrefix ?? `${flags.name}/`;
     const documents = read.documents.map((d) => (prefix === "" || d.id.startsWith(prefix) ? d : { ...d, id: prefix + d.id }));
     say(`${documents.length} documents from ${read.description}`);
-    const threads = positiveInt(flags.threads, "--threads");
+    const threads = threadsFlag(flags);
     const rr = await RouterRetriever.open({
       store: flags.store,
       expertsDir: flags.experts,
@@ -99,13 +74,7 @@ export function addDomainCommand(): Command {
       const res = await addDomain(rr, {
         name: flags.name,
         documents,
-        epochs: positiveInt(flags.epochs, "--epochs"),
-        patience: positiveInt(flags.patience, "--patience"),
-        batchSize: positiveInt(flags.batchSize, "--batch-size"),
-        lr: num(flags.lr, "--lr"),
-        maxPairs: positiveInt(flags.maxPairs, "--max-pairs"),
-        seed: Number(flags.seed),
-        evidenceQueries: positiveInt(flags.evidenceQueries, "--evidence-queries"),
+        ...t,
         threads,
         cacheDir: flags.cache,
         onProgress,

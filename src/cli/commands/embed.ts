@@ -1,19 +1,18 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { RouterRetrieverError } from "../../errors.js";
-import { addModelOptions, requireFile, openEncoder, printJson, positiveInt, type ModelFlags } from "../common.js";
+import { addCommandOptions, requireFile, openEncoder, printJson, positiveInt, type CommonFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
 export function embedCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("embed")
       .description("Embed texts with the base model; one vector per text")
       .argument("[texts...]", "texts to embed (or use --file)")
       .option("--file <path>", "read texts from a file, one per line")
-      .option("--batch-size <n>", "rows per ONNX Runtime run", "32")
-      .option("--json", "print a JSON array of vectors on stdout")
-      .option("--quiet", "no progress on stderr"),
-  ).action(async (texts: string[], flags: ModelFlags & { file?: string; json?: boolean; quiet?: boolean; batchSize: string }) => {
+      .option("--batch-size <n>", "rows per ONNX Runtime run", "32"),
+    { json: "a JSON array of vectors", quiet: true },
+  ).action(async (texts: string[], flags: CommonFlags & { file?: string; batchSize: string }) => {
     const all = [...texts];
     if (flags.file) requireFile(flags.file, "--file");
     if (flags.file) all.push(...readFileSync(flags.file, "utf8").split(/\r?\n/).filter((l) => l.length > 0));

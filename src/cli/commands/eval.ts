@@ -5,11 +5,11 @@ import { evaluateDataset, ignoreIdenticalIdsFor, type QueryEncoder } from "../..
 import { ExpertEncoder } from "../../experts/expert-encoder.js";
 import { loadExpert } from "../../experts/peft.js";
 import { DEFAULT_KS } from "../../evaluation/metrics.js";
-import { addModelOptions, requireDir, requireOutputDir, markdownTable, openEncoder, pct, precisionFlag, printJson, positiveInt, threadsFlag, type ModelFlags } from "../common.js";
+import { addCommandOptions, requireDir, requireOutputDir, markdownTable, openEncoder, pct, precisionFlag, printJson, positiveInt, threadsFlag, type CommonFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
 export function evalCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("eval")
       .description("Evaluate retrieval on a BEIR dataset folder (nDCG, Recall, MRR, MAP at several k)")
       .argument("<dataset...>", "BEIR dataset folders (corpus.jsonl, queries.jsonl, qrels/)")
@@ -17,11 +17,9 @@ export function evalCommand(): Command {
       .option("--ks <list>", "cutoffs, comma-separated", DEFAULT_KS.join(","))
       .option("--ignore-identical-ids <bool>", "drop retrieved docs whose id equals the query id (default: only arguana, quora)")
       .option("--expert <dir>", "encode queries with this LoRA expert (a PEFT folder); documents stay base")
-      .option("--cache <dir>", "corpus-vector cache folder (default: $ROUTERRETRIEVER_CACHE or ~/.cache/routerretriever)")
-      .option("--strict", "refuse a qrels file that judges a (query, doc) pair twice (default: keep the last grade, as BEIR does, with a warning)")
-      .option("--json", "print the metrics as JSON (fractions) on stdout")
-      .option("--quiet", "no progress on stderr"),
-  ).action(async (dirs: string[], flags: ModelFlags & { split: string; ks: string; ignoreIdenticalIds?: string; expert?: string; cache?: string; strict?: boolean; json?: boolean; quiet?: boolean }) => {
+      .option("--strict", "refuse a qrels file that judges a (query, doc) pair twice (default: keep the last grade, as BEIR does, with a warning)"),
+    { cache: true, json: "the metrics as JSON (fractions)", quiet: true },
+  ).action(async (dirs: string[], flags: CommonFlags & { split: string; ks: string; ignoreIdenticalIds?: string; expert?: string; strict?: boolean }) => {
     const ks = flags.ks.split(",").map((k) => positiveInt(k.trim(), "--ks"));
     for (const dir of dirs) requireDir(dir, "dataset");
     if (flags.expert !== undefined) requireDir(flags.expert, "--expert");

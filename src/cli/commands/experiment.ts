@@ -7,11 +7,11 @@ import { table1, writeExperiment } from "../../experiment/report.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { sharedDatasetsDir } from "../../util/paths.js";
-import { addModelOptions, requireDir, requireOutputDir, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addCommandOptions, requireDir, requireOutputDir, positiveInt, precisionFlag, printJson, threadsFlag, type CommonFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
 export function experimentCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("experiment")
       .description("Run every system (base, Multi-Task, experts, router baselines, RouterRetriever, oracles) on every dataset")
       .option("--datasets <dir>", "folder of BEIR datasets (default ../shared/datasets)")
@@ -20,11 +20,9 @@ export function experimentCommand(): Command {
       .option("--multitask <dir>", "the Multi-Task LoRA (default <experts>/multitask when present)")
       .option("--pilot-queries <n>", "training queries per domain for the pilot library: all (Algorithm 1) or a number", "all")
       .option("--seed <n>", "seed for sampling", "0")
-      .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment")
-      .option("--cache <dir>", "corpus-vector cache folder")
-      .option("--json", "print the systems' scores as JSON on stdout")
-      .option("--quiet", "no progress on stderr"),
-  ).action(async (flags: ModelFlags & { datasets?: string; names: string; experts: string; multitask?: string; pilotQueries: string; seed: string; out: string; cache?: string; json?: boolean; quiet?: boolean }) => {
+      .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment"),
+    { cache: true, json: "the systems' scores as JSON", quiet: true },
+  ).action(async (flags: CommonFlags & { datasets?: string; names: string; experts: string; multitask?: string; pilotQueries: string; seed: string; out: string }) => {
     const datasets = flags.datasets ?? sharedDatasetsDir();
     if (!datasets) throw new RouterRetrieverError("NOT_FOUND", "no datasets folder: pass --datasets (../shared/datasets is absent)");
     const names = flags.names.split(",").map((n) => n.trim()).filter(Boolean);

@@ -18,21 +18,19 @@ import type { StoredDocument } from "../../engine/types.js";
 import { RouterRetrieverError } from "../../errors.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { isPostgresUrl, redactStoreLocation } from "../../store/location.js";
-import { addModelOptions, openEncoder, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addCommandOptions, openEncoder, positiveInt, precisionFlag, printJson, threadsFlag, type CommonFlags } from "../common.js";
 import { startProgress } from "../progress.js";
 
-interface IndexFlags extends ModelFlags {
+interface IndexFlags extends CommonFlags {
   store?: string;
   out?: string;
   chunk: string;
   workers: string;
   leaseSeconds: string;
-  json?: boolean;
-  quiet?: boolean;
 }
 
 export function indexCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("index")
       .description("Add a corpus to a store (folder or postgres:// URL) with the base model; an interrupted run resumes")
       .argument("<corpus>", "a BEIR dataset folder holding corpus.jsonl[.gz], or a JSON-lines file of {id,title,text}")
@@ -40,9 +38,8 @@ export function indexCommand(): Command {
       .option("--out <dir>", "same as --store (older name)")
       .option("--chunk <n>", "documents per committed chunk", "256")
       .option("--workers <n>", "PostgreSQL store: worker processes to run here", "1")
-      .option("--lease-seconds <s>", "PostgreSQL store: how long a silent worker keeps its chunk before another takes it over", "60")
-      .option("--json", "print a JSON summary on stdout")
-      .option("--quiet", "no progress on stderr"),
+      .option("--lease-seconds <s>", "PostgreSQL store: how long a silent worker keeps its chunk before another takes it over", "60"),
+    { json: "a JSON summary", quiet: true },
   ).action(async (corpus: string, flags: IndexFlags) => {
     const store = flags.store ?? flags.out;
     if (store === undefined) throw new RouterRetrieverError("BAD_INPUT", "--store <dir|url> is required");

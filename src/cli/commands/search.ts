@@ -9,18 +9,17 @@ import { Command } from "commander";
 import { isPostgresUrl } from "../../store/location.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { RouterRetrieverError } from "../../errors.js";
-import { addModelOptions, positiveInt, precisionFlag, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addCommandOptions, positiveInt, precisionFlag, printJson, threadsFlag, type CommonFlags } from "../common.js";
 
-interface SearchFlags extends ModelFlags {
+interface SearchFlags extends CommonFlags {
   k: string;
   experts?: string;
   pilots?: string;
   exact?: boolean;
-  json?: boolean;
 }
 
 export function searchCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("search")
       .description("Routed search over a store (folder or postgres:// URL), as the service answers it")
       .argument("<store>", "store folder or postgres:// URL (built by `routerretriever index` or the service)")
@@ -28,8 +27,8 @@ export function searchCommand(): Command {
       .option("-k, --k <n>", "hits per query", "10")
       .option("--experts <dir>", "folder of expert folders (PEFT layout)")
       .option("--pilots <file>", "pilot library file (without one, every query uses the base model)")
-      .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
-      .option("--json", "print JSON on stdout"),
+      .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index"),
+    { json: "JSON" },
   ).action(async (store: string, queries: string[], flags: SearchFlags) => {
     const k = positiveInt(flags.k, "-k");
     if (queries.some((q) => q.trim() === "")) throw new RouterRetrieverError("BAD_INPUT", "a query is empty");

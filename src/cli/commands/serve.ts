@@ -15,7 +15,7 @@ import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
 import { isPostgresUrl, redactStoreLocation } from "../../store/open.js";
-import { addModelOptions, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
+import { addCommandOptions, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -40,7 +40,7 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return addModelOptions(new Command("serve")
+  return addCommandOptions(new Command("serve")
     .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
     .option("--store <dir|url>", "store folder (created if absent) or postgres:// URL; default: the demo store in the cache folder")
     .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
@@ -55,8 +55,8 @@ export function serveCommand(): Command {
     .option("--read-only", "disable write endpoints")
     .option("--max-body <bytes>", "largest request body", String(1 << 20))
     .option("--batch-wait <ms>", "longest wait to fill a search batch", "5")
-    .option("--batch-max <n>", "most queries per search batch", "32")
-    .option("--quiet", "no progress output"),
+    .option("--batch-max <n>", "most queries per search batch", "32"),
+    { quiet: "no progress output" },
   ).action(async (flags: ServeFlags) => {
       const demo = flags.store === undefined;
       const paths = demoPaths();

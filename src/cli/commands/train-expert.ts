@@ -6,66 +6,47 @@ import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
 import { DEFAULT_LORA, DEFAULT_LR, NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
-import { addModelOptions, requireDir, requireOutputDir, positiveInt, printJson, threadsFlag, type ModelFlags } from "../common.js";
+import { addCommandOptions, finiteNumber, requireDir, requireOutputDir, positiveInt, printJson, threadsFlag, trainingFlags, type CommonFlags, type TrainingFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
-interface TrainFlags extends ModelFlags {
+interface TrainFlags extends CommonFlags, TrainingFlags {
   out: string;
   id?: string;
   source: string;
-  epochs: string;
-  batchSize: string;
-  lr: string;
-  patience: string;
-  seed: string;
   rank: string;
   alpha: string;
   dropout: string;
   targets: string;
   temperature: string;
   negatives: string;
-  maxPairs?: string;
   balance?: boolean;
-  cache?: string;
-  json?: boolean;
-  quiet?: boolean;
   routingEvidence: boolean;
-  evidenceQueries: string;
-}
-
-function number(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new RouterRetrieverError("BAD_INPUT", `${flag} must be a number, got "${value}"`);
-  return n;
 }
 
 export function trainExpertCommand(): Command {
-  return addModelOptions(
+  return addCommandOptions(
     new Command("train-expert")
       .description("Train a query-side LoRA expert on a BEIR dataset; saved in PEFT's layout, resumable")
       .argument("<datasets...>", "BEIR dataset folder(s): train qrels, generated-queries/, or a bare corpus; several = Multi-Task")
       .requiredOption("--out <dir>", "expert folder to write (PEFT adapter); state for resuming goes to <dir>.checkpoint")
       .option("--id <id>", "expert id (default: the dataset folder name)")
       .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
-      .option("--epochs <n>", "maximum epochs", "10")
-      .option("--batch-size <n>", "pairs per step; the paper used 256", "64")
-      .option("--lr <x>", "AdamW learning rate (1e-3: at a few hundred CPU steps, 1e-4 leaves the zero-initialised B matrices near zero)", String(DEFAULT_LR))
-      .option("--patience <n>", "epochs without dev improvement before stopping", "3")
-      .option("--seed <n>", "seed for init, shuffling, dropout", "0")
       .option("--rank <n>", "LoRA rank", "8")
       .option("--alpha <n>", "LoRA alpha", "32")
       .option("--dropout <x>", "LoRA dropout", "0.1")
       .option("--targets <list>", "LoRA target modules, comma-separated (PEFT suffixes; \"dense\" = attention output and both FFN layers)", DEFAULT_LORA.targetModules.join(","))
       .option("--temperature <x>", "InfoNCE temperature", "0.05")
       .option("--negatives <kind>", "corpus (softmax over the whole cached corpus) | in-batch (the paper's loss)", "corpus")
-      .option("--max-pairs <n>", "train on a random subset of this many pairs (per dataset)")
       .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")
-      .option("--cache <dir>", "corpus-vector cache folder")
-      .option("--no-routing-evidence", "do not write routing.json (the domain's pilot material) beside the adapter")
-      .option("--evidence-queries <n>", "training queries scored for routing.json (seeded sample)", "500")
-      .option("--json", "print the result as JSON on stdout")
-      .option("--quiet", "no progress on stderr"),
-    { precision: false },
+      .option("--no-routing-evidence", "do not write routing.json (the domain's pilot material) beside the adapter"),
+    {
+      precision: false,
+      // The trainer's own defaults (training/trainer.ts), shown in --help.
+      training: { epochs: 10, patience: 3, batchSize: 64, lr: DEFAULT_LR, seed: 0, evidenceQueries: 500, pairs: "pairs (per dataset)" },
+      cache: true,
+      json: "the result as JSON",
+      quiet: true,
+    },
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
     if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
@@ -73,6 +54,7 @@ export function trainExpertCommand(): Command {
     for (const dir of dirs) requireDir(dir, "dataset");
     requireOutputDir(flags.out, "--out");
     if (flags.cache !== undefined) requireOutputDir(flags.cache, "--cache");
+    const t = trainingFlags(flags);
     const model = loadModel(resolveModelSpec(flags.model));
     let bar: Progress | undefined;
     let lastLoss = NaN;
@@ -107,15 +89,15 @@ export function trainExpertCommand(): Command {
       expertId: flags.id ?? (dirs.length === 1 ? basename(dirs[0]!) : "multitask"),
       outDir: flags.out,
       source: source as "auto",
-      epochs: positiveInt(flags.epochs, "--epochs"),
-      batchSize: positiveInt(flags.batchSize, "--batch-size"),
-      lr: number(flags.lr, "--lr"),
-      patience: positiveInt(flags.patience, "--patience"),
-      seed: number(flags.seed, "--seed"),
-      lora: { rank: positiveInt(flags.rank, "--rank"), alpha: number(flags.alpha, "--alpha"), dropout: number(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((t) => t.trim()) },
-      temperature: number(flags.temperature, "--temperature"),
+      epochs: t.epochs,
+      batchSize: t.batchSize,
+      lr: t.lr,
+      patience: t.patience,
+      seed: t.seed,
+      lora: { rank: positiveInt(flags.rank, "--rank"), alpha: finiteNumber(flags.alpha, "--alpha"), dropout: finiteNumber(flags.dropout, "--dropout"), targetModules: flags.targets.split(",").map((m) => m.trim()) },
+      temperature: finiteNumber(flags.temperature, "--temperature"),
       negatives: flags.negatives as Negatives,
-      maxPairs: flags.maxPairs === undefined ? undefined : positiveInt(flags.maxPairs, "--max-pairs"),
+      maxPairs: t.maxPairs,
       threads: threadsFlag(flags),
       cacheDir: flags.cache,
       onEvent,
@@ -129,8 +111,8 @@ export function trainExpertCommand(): Command {
         datasetDir: dirs[0]!,
         domain: res.expert.meta.domain,
         source: source as "auto",
-        seed: number(flags.seed, "--seed"),
-        maxQueries: positiveInt(flags.evidenceQueries, "--evidence-queries"),
+        seed: t.seed,
+        maxQueries: t.evidenceQueries,
         cacheDir: flags.cache,
         threads: positiveInt(flags.threads ?? "1", "--threads"),
         onProgress: flags.quiet

@@ -2,7 +2,7 @@
  * Domain corpora for scoring a new expert on the pilot labels, read from a folder of BEIR
  * datasets (<dir>/<domain>/corpus.jsonl, ...). Each corpus is embedded by the base model once
  * and cached (vectors/encode-corpus.ts); the relevance judgments are rebuilt the way expert
- * training and pilot building read them (training/pairs.ts: train qrels, else generated
+ * training and pilot building read them (data/pairs.ts: train qrels, else generated
  * queries, else pseudo-queries), so the labels' query ids find their judgments.
  */
 import { join } from "node:path";

@@ -2,7 +2,7 @@
  * The searchable corpus: a VectorIndex (base-model document embeddings) plus the documents
  * themselves, committed together.
  *
- *   <dir>/index/      VectorIndex (index/store.ts): vectors, ids, manifest
+ *   <dir>/index/      VectorIndex (vectors/store.ts): vectors, ids, manifest
  *   <dir>/docs.jsonl  append-only, one {"id","title","text"} object per line
  *
  * Crash safety rides on the index's own commit point. The manifest's meta records how many

@@ -16,7 +16,7 @@
 import { resolve } from "node:path";
 import { resolveExpertDir } from "../../experts/expert-dir.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
-import type { DocumentHit, ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec } from "../types.js";
+import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
 import type { CorpusStore } from "./corpus.js";
 import { isOldIndexFolder, migrateOldIndexFolder } from "./migrate.js";
 import type { ExpertRegistry } from "./registry.js";
@@ -80,7 +80,7 @@ export class FlatStore implements Store {
     return this.corpus.vectorsOf(ids);
   }
 
-  async search(queries: Float32Array, k: number): Promise<DocumentHit[][]> {
+  async search(queries: Float32Array, k: number): Promise<StoredHit[][]> {
     return this.corpus.search(queries, k).map((hits) =>
       hits.map((h) => {
         const doc = this.corpus.get(h.id);

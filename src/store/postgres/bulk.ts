@@ -20,7 +20,7 @@ import type pg from "pg";
 import { RouterRetrieverError } from "../../errors.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { StoreSpec } from "../types.js";
-import { createPool, ensureSchema, pgError } from "./connect.js";
+import { createPool, ensureSchema, inTransaction, query } from "./connect.js";
 import { insertDocuments } from "./index.js";
 
 export interface BulkIndexOptions {
@@ -135,34 +135,6 @@ export async function bulkProgress(url: string, job: string): Promise<{ done: nu
     return { done: Number(r.rows[0]?.done ?? 0), total: Number(r.rows[0]?.total ?? 0), running: Number(r.rows[0]?.running ?? 0) };
   } finally {
     await pool.end().catch(() => {});
-  }
-}
-
-async function query<R extends pg.QueryResultRow>(pool: pg.Pool, url: string, what: string, sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
-  try {
-    return await pool.query<R>(sql, params);
-  } catch (err) {
-    throw pgError(url, what, err);
-  }
-}
-
-async function inTransaction<T>(pool: pg.Pool, url: string, what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  let c: pg.PoolClient;
-  try {
-    c = await pool.connect();
-  } catch (err) {
-    throw pgError(url, "cannot connect", err);
-  }
-  try {
-    await c.query("BEGIN");
-    const out = await fn(c);
-    await c.query("COMMIT");
-    return out;
-  } catch (err) {
-    await c.query("ROLLBACK").catch(() => {});
-    throw pgError(url, what, err);
-  } finally {
-    c.release();
   }
 }
 

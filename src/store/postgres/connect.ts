@@ -31,17 +31,43 @@ export function pgError(url: string, what: string, err: unknown): RouterRetrieve
   return new RouterRetrieverError("INTERNAL", msg, { cause: err });
 }
 
+/** One statement on any of the pool's connections; a failure is one clear line saying `what` failed. */
+export async function query<R extends pg.QueryResultRow>(pool: pg.Pool, url: string, what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  try {
+    return await pool.query<R>(sql, params);
+  } catch (err) {
+    throw pgError(url, what, err);
+  }
+}
+
+/** Runs `fn` in one transaction on one connection: committed when it returns, rolled back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, url: string, what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  let c: pg.PoolClient;
+  try {
+    c = await pool.connect();
+  } catch (err) {
+    throw pgError(url, "cannot connect", err);
+  }
+  try {
+    await c.query("BEGIN");
+    const out = await fn(c);
+    await c.query("COMMIT");
+    return out;
+  } catch (err) {
+    await c.query("ROLLBACK").catch(() => {});
+    throw pgError(url, what, err);
+  } finally {
+    c.release();
+  }
+}
+
 /**
  * Creates the tables on first use and checks the stored model on every open. Serialised by an
  * advisory lock so that several processes opening a fresh database at once do not race on
  * CREATE TABLE.
  */
 export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec): Promise<{ storeId: string | undefined }> {
-  const client = await pool.connect().catch((err: unknown) => {
-    throw pgError(url, "cannot connect", err);
-  });
-  try {
-    await client.query("BEGIN");
+  return inTransaction(pool, url, "cannot prepare the store's tables", async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(7177001)");
     await client.query("CREATE EXTENSION IF NOT EXISTS vector");
     await client.query(`CREATE TABLE IF NOT EXISTS rr_meta (key text PRIMARY KEY, value text NOT NULL)`);
@@ -101,14 +127,8 @@ export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec):
          done_at timestamptz,
          PRIMARY KEY (job, chunk))`,
     );
-    await client.query("COMMIT");
     return { storeId };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw pgError(url, "cannot prepare the store's tables", err);
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** pgvector's text form of one row: '[x,y,...]'. JS prints the float32 values exactly (shortest round-trip form). */

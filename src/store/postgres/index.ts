@@ -26,8 +26,8 @@ import type { Doc as StoredDocument } from "../../data/beir.js";
 import { checkExpertName, resolveExpertDir } from "../../experts/expert-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { redactStoreLocation } from "../location.js";
-import type { DocumentHit, ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec } from "../types.js";
-import { createPool, ensureSchema, pgError, vectorLiteral } from "./connect.js";
+import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
+import { createPool, ensureSchema, inTransaction, query, vectorLiteral } from "./connect.js";
 
 export interface PostgresStoreOptions {
   /** Exact scan instead of the HNSW index (slower; for measuring recall or small corpora). */
@@ -82,33 +82,12 @@ export class PostgresStore implements Store {
     this.localDir = mkdtempSync(join(tmpdir(), "routerretriever-pg-"));
   }
 
-  private async q<R extends pg.QueryResultRow>(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(sql, params);
-    } catch (err) {
-      throw pgError(this.url, what, err);
-    }
+  private q<R extends pg.QueryResultRow>(what: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return query<R>(this.pool, this.url, what, sql, params);
   }
 
-  /** Runs `fn` in one transaction on one connection. */
-  private async tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw pgError(this.url, "cannot connect", err);
-    }
-    try {
-      await client.query("BEGIN");
-      const out = await fn(client);
-      await client.query("COMMIT");
-      return out;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw pgError(this.url, what, err);
-    } finally {
-      client.release();
-    }
+  private tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, this.url, what, fn);
   }
 
   async count(): Promise<number> {
@@ -143,7 +122,7 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async search(queries: Float32Array, k: number): Promise<DocumentHit[][]> {
+  async search(queries: Float32Array, k: number): Promise<StoredHit[][]> {
     const d = this.spec.dims;
     if (queries.length % d !== 0) throw new RouterRetrieverError("SHAPE_MISMATCH", `search: query buffer length ${queries.length} is not a multiple of the store's dims ${d}`);
     const n = queries.length / d;
@@ -155,7 +134,7 @@ export class PostgresStore implements Store {
     const setting = this.opts.exactSearch ? "SET LOCAL enable_indexscan = off" : `SET LOCAL hnsw.ef_search = ${this.opts.efSearch ?? DEFAULT_EF_SEARCH}`;
     return this.tx("search", async (c) => {
       await c.query(setting);
-      const out: DocumentHit[][] = [];
+      const out: StoredHit[][] = [];
       for (let i = 0; i < n; i++) {
         const r = await c.query<{ id: string; title: string; body: string; score: number }>(sql, [vectorLiteral(queries, i, d), k]);
         out.push(r.rows.map((x) => ({ id: x.id, score: Number(x.score), title: x.title, text: x.body })));
@@ -314,10 +293,6 @@ async function bumpVersion(c: pg.PoolClient): Promise<void> {
 }
 
 async function readVersion(pool: pg.Pool, url: string): Promise<string> {
-  try {
-    const r = await pool.query<{ version: string }>("SELECT version FROM rr_version WHERE id = 1");
-    return String(r.rows[0]?.version ?? "0");
-  } catch (err) {
-    throw pgError(url, "reading the store version", err);
-  }
+  const r = await query<{ version: string }>(pool, url, "reading the store version", "SELECT version FROM rr_version WHERE id = 1");
+  return String(r.rows[0]?.version ?? "0");
 }
