@@ -92,9 +92,14 @@ for (const name of values.datasets!.split(",")) {
   }
   const ds = await loadBeirDataset(join(shared, name), "test");
   const root = join(work, name);
-  rmSync(root, { recursive: true, force: true });
   const expertsDir = join(root, "store-added", "experts");
-  for (const e of EXISTING) cpSync(join(used, e), join(expertsDir, e), { recursive: true });
+  // An interrupted addDomain resumes (stored documents skipped, training from its last epoch
+  // checkpoint); one that registered its expert but was not recorded starts over.
+  const resumed = existsSync(root) && !existsSync(join(expertsDir, name));
+  if (!resumed) {
+    rmSync(root, { recursive: true, force: true });
+    for (const e of EXISTING) cpSync(join(used, e), join(expertsDir, e), { recursive: true });
+  }
   const rr = await RouterRetriever.open({ store: join(root, "store-added", "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
   let lastLog = 0;
   const added = await addDomain(rr, {
@@ -116,6 +121,8 @@ for (const name of values.datasets!.split(",")) {
   writeJsonAtomic(made(name), {
     madeAt: new Date().toISOString(),
     threads,
+    // A resumed run's seconds cover only the part after the interruption.
+    resumed,
     loadAverageAtEnd: (await import("node:os")).loadavg(),
     seconds: added.seconds,
     documents: added.documents,

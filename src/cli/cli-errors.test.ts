@@ -119,6 +119,8 @@ describe("CLI: bad paths are one line and exit code 2", () => {
     ["serve: --corpus is a folder", ["serve", "--store", join(root, "store-3"), "--experts", experts, "--corpus", adir, "--quiet"], adir],
     ["serve: --pilots missing", ["serve", "--store", join(root, "store-4"), "--experts", experts, "--pilots", missing, "--quiet"], missing],
     ["serve: a damaged store", ["serve", "--store", damagedStore, "--experts", experts, "--quiet"], "store.json"],
+    ["add-domain: documents missing", ["add-domain", missing, "--name", "dom", "--store", join(root, "store-8"), "--experts", experts, "--quiet"], missing],
+    ["add-domain: --store is a file", ["add-domain", ds, "--name", "dom", "--store", afile, "--experts", experts, "--quiet"], afile],
   ];
   it(`${CASES.length} commands x missing / wrong-type paths`, async () => {
     const runs = await cliBatch(CASES.map((c) => c[1]));

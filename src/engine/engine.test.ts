@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,5 +134,14 @@ describe("RouterRetriever", () => {
     expect(h.documents).toBe(FIXTURE_DOCS.length + 1);
     expect(h.experts.active).toBe(2);
     expect(h.pilots).toBeGreaterThan(0);
+  });
+
+  it("health reports what open verified: the checksums of the vectors and documents as they are on disk", async () => {
+    // Nothing was written since the reopen above, so the files still hold what open hashed.
+    const { integrity } = await rr.health();
+    const manifest = JSON.parse(readFileSync(join(fx.storeDir, "index", "manifest.json"), "utf8")) as { checksum: string };
+    expect(integrity.vectors).toBe(manifest.checksum);
+    expect(integrity.documents).toBe("sha256:" + createHash("sha256").update(readFileSync(join(fx.storeDir, "docs.jsonl"))).digest("hex"));
+    expect(Date.now() - Date.parse(integrity.verifiedAt)).toBeLessThan(3_600_000);
   });
 });

@@ -14,13 +14,14 @@
 import { addDocuments } from "./methods/add-documents.js";
 import { addExpert } from "./methods/add-expert.js";
 import { health } from "./methods/health.js";
+import { indexDocuments } from "./methods/index-documents.js";
 import { listExperts } from "./methods/list-experts.js";
 import { openState, type InternalOpenOptions } from "./methods/open.js";
 import { removeExpert } from "./methods/remove-expert.js";
 import { searchBatch } from "./methods/search.js";
 import type { EngineState } from "./state.js";
 import { scoreExpertsOnDomain } from "./methods/score-domain.js";
-import type { AddDocumentsOptions, AddDocumentsResult, AddExpertOptions, AddExpertResult, DocumentInput, ExpertInfo, Health, SearchResult, StoredDocument } from "./types.js";
+import type { AddDocumentsOptions, AddDocumentsResult, AddExpertOptions, AddExpertResult, DocumentInput, ExpertInfo, Health, IndexDocumentsResult, SearchResult, StoredDocument } from "./types.js";
 
 /**
  * Each open RouterRetriever's state, for the workflows built on the engine's verbs
@@ -54,6 +55,14 @@ export class RouterRetriever {
 
   addDocuments(docs: readonly DocumentInput[], opts?: AddDocumentsOptions): Promise<AddDocumentsResult> {
     return addDocuments(this.s, docs, opts);
+  }
+
+  /**
+   * The store brought up to date with a corpus: new documents added, edited ones (another title
+   * or text under a stored id) re-encoded and replaced, unchanged ones left as they are.
+   */
+  indexDocuments(docs: readonly DocumentInput[], opts?: AddDocumentsOptions): Promise<IndexDocumentsResult> {
+    return indexDocuments(this.s, docs, opts);
   }
 
   addExpert(name: string, opts?: AddExpertOptions): Promise<AddExpertResult> {

@@ -85,6 +85,16 @@ export interface AddDocumentsResult {
   readonly total: number;
 }
 
+export interface IndexDocumentsResult {
+  /** Documents that were not stored. */
+  readonly added: number;
+  /** Documents stored with another title or text: re-encoded, their old vectors replaced. */
+  readonly replaced: number;
+  /** Documents stored exactly as given: nothing encoded. */
+  readonly unchanged: number;
+  readonly total: number;
+}
+
 export interface ExpertInfo {
   readonly name: string;
   /** Loaded and allowed as a routing candidate. */

@@ -109,9 +109,9 @@ export async function buildRoutingEvidence(o: BuildRoutingEvidenceOptions): Prom
  * How the evidence breaks ties: "own-expert-first", the tie rule the default router was chosen
  * with (results/experiment/router-selection.json) and the shipped libraries are built with.
  * It matters more here than anywhere: a domain's pseudo-queries are mostly a document's own
- * title, which base and expert both rank first (cranfield: base dev nDCG@10 0.926), so under
- * "base-first" the expert's pilot would be the mean of the few dozen queries it strictly wins
- * (28 of 500 on cranfield, results/new-domain/results.json) instead of the domain's.
+ * title, which base and expert both rank first, so most of them tie, and under "base-first"
+ * the expert's pilot would be the mean of the few queries it strictly wins instead of the
+ * domain's (add-domain reports the split: "won by base N, <expert> M").
  */
 export const EVIDENCE_TIE_RULE: TieRule = "own-expert-first";
 

@@ -4,13 +4,15 @@
  * only invisible characters is 400; a client that hangs up mid-body is not an internal error;
  * header and body timeouts are enforced within about a second of their limit, not 30 s later.
  */
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterRetriever } from "../engine/router-retriever.js";
 import { RouterRetrieverError } from "../errors.js";
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "../experts/peft.js";
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, MAX_ADAPTER_WEIGHTS_BYTES } from "../experts/peft.js";
+import { ROUTING_EVIDENCE_FILE, saveRoutingEvidence } from "../routing/evidence.js";
+import { BASE } from "../routing/types.js";
 import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
 import { startService, type RunningService } from "./server.js";
 
@@ -18,6 +20,8 @@ const TOKEN = "test-token-0123456789abcdef";
 let fx: Fixture;
 let rr: RouterRetriever;
 let svc: RunningService;
+/** A second server on the same engine with tight timeouts, used only by the raw-socket timeout tests. */
+let tight: RunningService;
 const log: string[] = [];
 
 interface Reply {
@@ -37,10 +41,14 @@ beforeAll(async () => {
   fx = await makeFixture();
   rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
-  svc = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l), timeouts: { headersMs: 400, requestMs: 800 } });
+  // Ordinary timeouts here: on a loaded machine an 800 ms request limit could cut off a legitimate
+  // request (a blocked event loop between its headers and its body), making the expert cases flaky.
+  svc = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l) });
+  tight = await startService(rr, { port: 0, token: TOKEN, log: (l) => log.push(l), timeouts: { headersMs: 400, requestMs: 800 } });
 }, 300_000);
 
 afterAll(async () => {
+  await tight?.close();
   await svc?.close();
   await rr?.close();
   fx?.cleanup();
@@ -65,7 +73,7 @@ const tensorNames = (h: Record<string, unknown>): string[] => Object.keys(h).fil
 
 describe("a damaged expert folder added over HTTP", () => {
   // Each damage the issue lists, with the tensor the message must name (undefined: the file as a whole).
-  const CASES: Array<{ name: string; tensor?: (h: Record<string, unknown>) => string | string[]; make: () => void }> = [
+  const CASES: Array<{ name: string; file?: string; names?: string; tensor?: (h: Record<string, unknown>) => string | string[]; make: () => void }> = [
     { name: "null-header", make: () => void damagedCopy("null-header", (_h, d) => ({ header: null, data: d })) },
     ...(["shape", "data_offsets", "dtype"] as const).map((field) => ({
       name: `no-${field}`,
@@ -131,6 +139,44 @@ describe("a damaged expert folder added over HTTP", () => {
       },
     },
     {
+      // A sparse file: over the limit without using the disk, and refused before any of it is read.
+      name: "oversized-weights",
+      make: () => {
+        const dir = join(fx.expertsDir, "oversized-weights");
+        cpSync(join(fx.expertsDir, "scifact"), dir, { recursive: true });
+        truncateSync(join(dir, ADAPTER_WEIGHTS_FILE), MAX_ADAPTER_WEIGHTS_BYTES + 1);
+      },
+    },
+    {
+      // Routing evidence whose pilot vector holds a NaN: it would route every query to base.
+      name: "nan-pilot",
+      file: ROUTING_EVIDENCE_FILE,
+      names: "items[0].vector",
+      make: () => {
+        const dir = join(fx.expertsDir, "nan-pilot");
+        cpSync(join(fx.expertsDir, "scifact"), dir, { recursive: true });
+        const d = fx.model.spec.config.hiddenSize;
+        const path = join(dir, ROUTING_EVIDENCE_FILE);
+        saveRoutingEvidence(path, {
+          baseModelId: fx.model.spec.id,
+          dims: d,
+          expert: "nan-pilot",
+          domain: "nan",
+          candidates: [BASE, "nan-pilot"],
+          querySource: "pseudo",
+          documentIds: ["sci-1"],
+          ignoreIdenticalIds: false,
+          allZero: "skip",
+          items: [{ queryId: "p1", text: "vitamin D", docIds: ["sci-1"], scores: { [BASE]: 0.4, "nan-pilot": 1 }, vector: new Float32Array(d).fill(0.05) }],
+        });
+        const j = JSON.parse(readFileSync(path, "utf8")) as { items: Array<{ vector: string }> };
+        const v = Buffer.from(j.items[0]!.vector, "base64");
+        v.writeFloatLE(Number.NaN, 4);
+        j.items[0]!.vector = v.toString("base64");
+        writeFileSync(path, JSON.stringify(j));
+      },
+    },
+    {
       name: "config-symlink-out",
       make: () => {
         const dir = join(fx.expertsDir, "config-symlink-out");
@@ -150,8 +196,9 @@ describe("a damaged expert folder added over HTTP", () => {
       const r = await call("POST", "/api/experts", { name: c.name });
       expect(r.status, JSON.stringify(r.body)).toBe(422);
       const msg = r.body.error!.message;
-      const file = c.name === "config-symlink-out" ? ADAPTER_CONFIG_FILE : ADAPTER_WEIGHTS_FILE;
+      const file = c.file ?? (c.name === "config-symlink-out" ? ADAPTER_CONFIG_FILE : ADAPTER_WEIGHTS_FILE);
       expect(msg).toContain(join(c.name, file));
+      if (c.names) expect(msg).toContain(c.names);
       if (c.tensor) {
         const raw = readFileSync(join(fx.expertsDir, "scifact", ADAPTER_WEIGHTS_FILE));
         const header = JSON.parse(raw.subarray(8, 8 + Number(raw.readBigUInt64LE(0))).toString("utf8")) as Record<string, unknown>;
@@ -201,9 +248,9 @@ describe("request bodies", () => {
   });
 });
 
-/** A raw TCP client: resolves with what the server sent once it closes the connection. */
+/** A raw TCP client of the tight-timeout server: resolves with what it sent once it closes the connection. */
 function rawRequest(send: (s: Socket) => void): Promise<{ data: string; ms: number }> {
-  const { port } = svc;
+  const { port } = tight;
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = connect(port, "127.0.0.1", () => send(s));

@@ -72,6 +72,13 @@ export interface Store {
    * Throws CONFLICT when an id is already stored.
    */
   append(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void>;
+  /**
+   * Replaces stored documents (every id must be stored, else NOT_FOUND) and their base
+   * embeddings atomically: all or none. For an edited document, whose old vector is wrong.
+   */
+  replace(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void>;
+  /** The ids of those `docs` stored with exactly this title and text (their vectors are current). */
+  unchanged(docs: readonly StoredDocument[]): Promise<Set<string>>;
 
   readExperts(): Promise<ExpertsState>;
   /** Applies a change atomically and returns the new state. */

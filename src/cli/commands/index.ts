@@ -1,7 +1,8 @@
 /**
  * `routerretriever index <corpus> --store <dir|url>`: documents and their base-model vectors into
  * a store, the one format `search`, `serve` and the library read. Resumable: documents already
- * stored are skipped, and every chunk is committed on its own.
+ * stored with the same title and text are skipped, an edited one is encoded again and replaces
+ * its stored vector, and every chunk is committed on its own.
  *
  * A folder store is written through the engine by this one process. A PostgreSQL store is
  * filled by bulk workers (store/postgres/bulk.ts): this process is one, `--workers n` starts
@@ -52,14 +53,17 @@ export function indexCommand(): Command {
       : await indexIntoFolder(store, docs, { flags, chunk, workers });
     const out = { store: redactStoreLocation(store), ...summary, seconds: (Date.now() - t0) / 1000 };
     if (flags.json) printJson(out);
-    else if (!flags.quiet) console.error(`indexed into ${out.store}: ${out.documents} documents in the store (${out.encoded} encoded by this run, ${out.alreadyThere} already there)`);
+    else if (!flags.quiet) console.error(`indexed into ${out.store}: ${out.documents} documents in the store (${out.encoded} encoded by this run${out.replaced ? `, ${out.replaced} of them edited since stored` : ""}, ${out.alreadyThere} already there)`);
   });
 }
 
 interface IndexSummary {
   readonly documents: number;
   readonly encoded: number;
+  /** Documents stored already (same id and text) and not encoded again. */
   readonly alreadyThere: number;
+  /** Stored documents whose title or text changed: encoded again, old vector replaced (folder store). */
+  readonly replaced?: number;
   readonly modelId: string;
   readonly workers?: number;
   readonly takenOver?: number;
@@ -92,13 +96,10 @@ async function indexIntoFolder(store: string, docs: readonly StoredDocument[], c
     onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
   });
   try {
-    const have = await rr.existingDocuments(docs.map((d) => d.id));
-    const todo = docs.filter((d) => !have.has(d.id));
     const bar = startProgress("index", docs.length, { unit: "docs", quiet: ctx.flags.quiet });
-    bar.update(have.size);
-    if (todo.length > 0) await rr.addDocuments(todo, { chunkSize: ctx.chunk, onProgress: (p) => bar.update(have.size + p.done) });
+    const r = await rr.indexDocuments(docs, { chunkSize: ctx.chunk, onProgress: (p) => bar.update(p.done) });
     bar.stop();
-    return { documents: await rr.countDocuments(), encoded: todo.length, alreadyThere: have.size, modelId: rr.modelId };
+    return { documents: r.total, encoded: r.added + r.replaced, alreadyThere: r.unchanged, replaced: r.replaced, modelId: rr.modelId };
   } finally {
     await rr.close();
   }
@@ -111,7 +112,7 @@ async function indexIntoPostgres(url: string, docs: readonly StoredDocument[], c
   const storeSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
   const before = await openStore(url, storeSpec).then(async (s) => {
     try {
-      return await s.existing(docs.map((d) => d.id));
+      return await s.unchanged(docs);
     } finally {
       await s.close();
     }

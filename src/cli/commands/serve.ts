@@ -109,13 +109,9 @@ export function serveCommand(): Command {
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
       if (corpusPath !== undefined) {
-        const have = await rr.existingDocuments(corpus.map((d) => d.id));
-        const missing = corpus.filter((d) => !have.has(d.id));
-        if (missing.length > 0) {
-          const bar = startProgress("indexing", missing.length, { unit: "docs", quiet: flags.quiet });
-          await rr.addDocuments(missing, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
-          bar.stop();
-        }
+        const bar = startProgress("indexing", corpus.length, { unit: "docs", quiet: flags.quiet });
+        await rr.indexDocuments(corpus, { chunkSize: 64, onProgress: (p) => bar.update(p.done) });
+        bar.stop();
       }
       const h = await rr.health();
       say(`${h.documents} documents, ${h.experts.active} active experts (${h.experts.routable} routable), ${h.pilots} pilots`);

@@ -9,7 +9,7 @@ import type { EngineState } from "../state.js";
 import type { AddDocumentsOptions, AddDocumentsResult, DocumentInput, StoredDocument } from "../types.js";
 
 export const MAX_ID_LENGTH = 512;
-const DEFAULT_CHUNK = 256;
+export const DEFAULT_CHUNK = 256;
 
 export function checkDocuments(docs: unknown): StoredDocument[] {
   if (!Array.isArray(docs)) throw new RouterRetrieverError("BAD_INPUT", "documents must be an array");

@@ -18,13 +18,19 @@
  * a zeroed vector file, an edited docs.jsonl or a file copied in from another store is refused
  * before anything is served. A missing manifest with documents present is refused too: the
  * manifest is the commit point, and starting an empty index would overwrite docs.jsonl.
+ *
+ * Replacing documents (an edited text needs a new vector, issue 12) cannot go through the
+ * append-only files, so it rewrites the corpus: a complete new index/ and docs.jsonl are built in
+ * <dir>/.rewrite/, a READY file written there is the commit point, and then both are moved
+ * into place. Open finishes a READY rewrite (every move is redone idempotently) and drops one
+ * without READY, so a crash leaves either the old corpus or the new one, never a mix.
  */
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants as fsc, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { createIndex, MANIFEST_FILE, openIndex, type IndexSpec, type DocumentHit, type VectorIndex } from "../../vectors/store.js";
-import { writeFileAtomic } from "../../util/atomic.js";
+import { fsyncDir, writeFileAtomic } from "../../util/atomic.js";
 import { foreignStoreError } from "./store-identity.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
 
@@ -34,6 +40,9 @@ export const DOCS_FILE = "docs.jsonl";
 const META_DOCS_BYTES = "docsBytes";
 const META_DOCS_SHA256 = "docsSha256";
 const META_STORE_ID = "storeId";
+/** Where a replacement corpus is built, and the file in it that commits the rewrite. */
+const REWRITE_DIR = ".rewrite";
+const REWRITE_READY = "READY";
 
 export interface CorpusOpenOptions {
   /** The store's id (store.json): the manifest must carry it, or none (a store from before ids). */
@@ -54,21 +63,27 @@ export class CorpusStore {
 
   private constructor(
     readonly dir: string,
+    private readonly spec: IndexSpec,
     private index: VectorIndex,
     private docsBytes: number,
     /** sha256 state over the committed bytes of docs.jsonl. */
     private docsHash: Hash,
     docs: readonly StoredDocument[],
     private readonly storeId: string | undefined,
-    readonly integrity: CorpusIntegrity,
+    private verified: CorpusIntegrity,
   ) {
     for (const d of docs) this.docs.set(d.id, d);
+  }
+
+  get integrity(): CorpusIntegrity {
+    return this.verified;
   }
 
   /** Opens the corpus in `dir`, creating an empty one when there is none; verifies it (see the header). */
   static open(dir: string, spec: IndexSpec, opts: CorpusOpenOptions = {}): CorpusStore {
     const indexDir = join(dir, INDEX_DIR);
     const docsPath = join(dir, DOCS_FILE);
+    finishRewrite(dir);
     let index: VectorIndex;
     if (existsSync(join(indexDir, MANIFEST_FILE))) {
       index = openIndex(indexDir, { modelId: spec.modelId, dims: spec.dims, pooling: spec.pooling, normalized: spec.normalized, verify: true, onVerifyProgress: opts.onVerifyProgress });
@@ -109,7 +124,7 @@ export class CorpusStore {
       );
     }
     const integrity: CorpusIntegrity = { verifiedAt: new Date().toISOString(), vectors: index.manifest.checksum, documents: want === undefined && bytes > 0 ? "unverified (store written before document checksums)" : docsSum };
-    return new CorpusStore(dir, index, bytes, hash, docs, opts.storeId, integrity);
+    return new CorpusStore(dir, spec, index, bytes, hash, docs, opts.storeId, integrity);
   }
 
   get size(): number {
@@ -179,6 +194,68 @@ export class CorpusStore {
     this.docsHash = nextHash;
     for (const d of docs) this.docs.set(d.id, d);
   }
+
+  /**
+   * Replaces stored documents and their base embeddings (row i = docs[i]; every id must be
+   * stored) in one commit, keeping every other document and the row order. Costs a rewrite of
+   * the whole corpus (see the header), so callers batch their replacements.
+   */
+  replace(docs: readonly StoredDocument[], vectors: Float32Array): void {
+    if (docs.length === 0) return;
+    const d = this.index.dims;
+    if (vectors.length !== docs.length * d) {
+      throw new RouterRetrieverError("SHAPE_MISMATCH", `replace: ${docs.length} documents need ${docs.length * d} floats (dims ${d}), got ${vectors.length}`);
+    }
+    const at = new Map<string, number>();
+    docs.forEach((doc, i) => {
+      if (!this.docs.has(doc.id)) throw new RouterRetrieverError("NOT_FOUND", `document "${doc.id}" is not in the store; nothing was replaced`);
+      if (at.has(doc.id)) throw new RouterRetrieverError("CONFLICT", `document id "${doc.id}" appears twice in one replacement`);
+      at.set(doc.id, i);
+    });
+    const ids = this.index.ids.slice(0, this.index.committedSize);
+    const rows = this.index.vectors.slice(0, ids.length * d);
+    const all = ids.map((id, row) => {
+      const i = at.get(id);
+      if (i === undefined) return this.docs.get(id)!;
+      rows.set(vectors.subarray(i * d, (i + 1) * d), row * d);
+      return docs[i]!;
+    });
+    const work = join(this.dir, REWRITE_DIR);
+    rmSync(work, { recursive: true, force: true });
+    const fresh = CorpusStore.open(work, this.spec, { storeId: this.storeId });
+    const chunk = 4096;
+    for (let i = 0; i < all.length; i += chunk) fresh.append(all.slice(i, i + chunk), rows.subarray(i * d, Math.min(all.length, i + chunk) * d));
+    writeFileAtomic(join(work, REWRITE_READY), "");
+    finishRewrite(this.dir);
+    const now = CorpusStore.open(this.dir, this.spec, { storeId: this.storeId });
+    this.index = now.index;
+    this.docsBytes = now.docsBytes;
+    this.docsHash = now.docsHash;
+    this.docs = now.docs;
+    this.verified = now.verified;
+  }
+}
+
+/**
+ * Completes a committed rewrite (READY present): moves the new index/ and docs.jsonl into
+ * place, each move redone safely after a crash part-way; drops an uncommitted one. Returns
+ * whether a rewrite was completed.
+ */
+function finishRewrite(dir: string): boolean {
+  const work = join(dir, REWRITE_DIR);
+  if (!existsSync(work)) return false;
+  if (!existsSync(join(work, REWRITE_READY))) {
+    rmSync(work, { recursive: true, force: true });
+    return false;
+  }
+  if (existsSync(join(work, INDEX_DIR))) {
+    rmSync(join(dir, INDEX_DIR), { recursive: true, force: true });
+    renameSync(join(work, INDEX_DIR), join(dir, INDEX_DIR));
+  }
+  if (existsSync(join(work, DOCS_FILE))) renameSync(join(work, DOCS_FILE), join(dir, DOCS_FILE));
+  fsyncDir(dir);
+  rmSync(work, { recursive: true, force: true });
+  return true;
 }
 
 function committedDocsBytes(index: VectorIndex): number {

@@ -93,6 +93,19 @@ export class FlatStore implements Store {
     this.corpus.append(docs, vectors);
   }
 
+  async replace(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
+    this.corpus.replace(docs, vectors);
+  }
+
+  async unchanged(docs: readonly StoredDocument[]): Promise<Set<string>> {
+    return new Set(
+      docs.filter((d) => {
+        const stored = this.corpus.get(d.id);
+        return stored !== undefined && stored.title === d.title && stored.text === d.text;
+      }).map((d) => d.id),
+    );
+  }
+
   async readExperts(): Promise<ExpertsState> {
     return { active: this.registry.active, known: this.registry.known };
   }

@@ -5,11 +5,11 @@
  * rr_index_chunks by whichever worker gets there first. Each worker then loops:
  *   1. claim: in a short transaction, `SELECT ... FOR UPDATE SKIP LOCKED` the first chunk that
  *      is todo or whose lease ran out, and mark it running under its name with a lease;
- *   2. encode the chunk's documents (no transaction open: encoding takes seconds, and a long
+ *   2. encode the chunk's documents that are not already stored with the same title and text (no transaction open: encoding takes seconds, and a long
  *      transaction would hold back vacuum on a real server and block every other connection on
  *      PGlite's single-session multiplexer); a heartbeat extends the lease meanwhile;
  *   3. commit, in one transaction, the chunk's state (done; only if the lease is still ours) and
- *      its documents with their vectors (ids already stored are left alone).
+ *      its encoded documents with their vectors (an edited document's stored row is overwritten).
  * A killed worker stops renewing its lease; when the lease runs out another worker takes the
  * chunk over. A worker that lost its lease (it stalled) finds its done-update matching no row
  * and discards its work. Progress counts documents in done chunks, over all workers.
@@ -21,7 +21,7 @@ import { RouterRetrieverError } from "../../errors.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { StoreSpec } from "../types.js";
 import { createPool, ensureSchema, inTransaction, query } from "./connect.js";
-import { insertDocuments } from "./index.js";
+import { insertDocuments, unchangedDocuments } from "./index.js";
 
 export interface BulkIndexOptions {
   /** Documents per chunk when this worker creates the job (later workers use the job's). */
@@ -101,16 +101,21 @@ export async function bulkIndex(url: string, spec: StoreSpec, docs: readonly Sto
           .catch(() => {});
       }, Math.max(200, (lease * 1000) / 3));
       let committed: boolean;
+      let todo: readonly StoredDocument[] = [];
       try {
+        // Only new and edited documents are encoded: a corpus that changed is a new job, and
+        // its documents already stored as they are keep their vectors.
         const part = docs.slice(claim.firstDoc, claim.firstDoc + claim.docCount);
-        const vectors = await opts.encode(part);
-        committed = await commitChunk(pool, url, job, claim.chunk, worker, part, vectors, spec.dims);
+        const same = await unchangedDocuments(pool, url, part);
+        todo = part.filter((d) => !same.has(d.id));
+        const vectors = todo.length > 0 ? await opts.encode(todo) : new Float32Array(0);
+        committed = await commitChunk(pool, url, job, claim.chunk, worker, todo, vectors, spec.dims);
       } finally {
         clearInterval(heartbeat);
       }
       if (committed) {
         chunksHere++;
-        encodedHere += claim.docCount;
+        encodedHere += todo.length;
       }
       await report();
     }
@@ -186,7 +191,7 @@ async function commitChunk(pool: pg.Pool, url: string, job: string, chunk: numbe
       [job, chunk, worker],
     );
     if (r.rowCount === 0) return false;
-    await insertDocuments(c, docs, vectors, dims, true);
+    if (docs.length > 0) await insertDocuments(c, docs, vectors, dims, "replace");
     return true;
   });
 }

@@ -38,7 +38,11 @@ export interface PostgresStoreOptions {
   readonly pollMs?: number;
 }
 
-/** pgvector's hnsw.ef_search for our queries: its default (40) measured below 0.99 recall@10 on scifact. */
+/**
+ * pgvector's hnsw.ef_search for our queries. On scifact its own default (40) measured 0.9857
+ * recall@10 against the exact scan, 100 measured 0.9977 with nDCG@10 equal to the exact flat
+ * store's (bench/store.ts --scifact, bench/results/store-scifact.json).
+ */
 export const DEFAULT_EF_SEARCH = 100;
 
 /** The pilot library file PilotState reads in localDir (its store copy). */
@@ -126,17 +130,11 @@ export class PostgresStore implements Store {
     const d = this.spec.dims;
     if (queries.length % d !== 0) throw new RouterRetrieverError("SHAPE_MISMATCH", `search: query buffer length ${queries.length} is not a multiple of the store's dims ${d}`);
     const n = queries.length / d;
-    // `<#>` is the negative inner product, the operator the HNSW index (vector_ip_ops) serves.
-    // Ties broken by id so that results are deterministic, as the flat store's are by row.
-    const sql = `SELECT id, title, body, -(embedding <#> $1::vector) AS score FROM rr_documents ORDER BY embedding <#> $1::vector, id LIMIT $2`;
-    // Settings are SET LOCAL inside one transaction for the whole batch: per-connection SETs
-    // would leak to other users of a pooled connection (and PGlite shares one session).
-    const setting = this.opts.exactSearch ? "SET LOCAL enable_indexscan = off" : `SET LOCAL hnsw.ef_search = ${this.opts.efSearch ?? DEFAULT_EF_SEARCH}`;
     return this.tx("search", async (c) => {
-      await c.query(setting);
+      for (const setting of searchSettings(this.opts)) await c.query(setting);
       const out: StoredHit[][] = [];
       for (let i = 0; i < n; i++) {
-        const r = await c.query<{ id: string; title: string; body: string; score: number }>(sql, [vectorLiteral(queries, i, d), k]);
+        const r = await c.query<{ id: string; title: string; body: string; score: number }>(SEARCH_SQL, [vectorLiteral(queries, i, d), k]);
         out.push(r.rows.map((x) => ({ id: x.id, score: Number(x.score), title: x.title, text: x.body })));
       }
       return out;
@@ -145,7 +143,22 @@ export class PostgresStore implements Store {
 
   async append(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
     if (docs.length === 0) return;
-    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, false));
+    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, "fail"));
+  }
+
+  async replace(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
+    if (docs.length === 0) return;
+    await this.tx("replacing documents", async (c) => {
+      const have = await c.query<{ id: string }>("SELECT id FROM rr_documents WHERE id = ANY($1::text[])", [docs.map((d) => d.id)]);
+      const stored = new Set(have.rows.map((x) => x.id));
+      const gone = docs.find((d) => !stored.has(d.id));
+      if (gone) throw new RouterRetrieverError("NOT_FOUND", `document "${gone.id}" is not in the store; nothing was replaced`);
+      await insertDocuments(c, docs, vectors, this.spec.dims, "replace");
+    });
+  }
+
+  async unchanged(docs: readonly StoredDocument[]): Promise<Set<string>> {
+    return unchangedDocuments(this.pool, this.url, docs);
   }
 
   async readExperts(): Promise<ExpertsState> {
@@ -269,11 +282,35 @@ export class PostgresStore implements Store {
 }
 
 /**
- * Inserts documents with their vectors in the caller's transaction (one statement). With
- * `skipExisting`, ids already stored are left alone (a bulk chunk redone after a takeover);
- * otherwise a duplicate id fails the whole transaction (CONFLICT).
+ * The top-k query. `<#>` is the negative inner product, the operator the HNSW index
+ * (vector_ip_ops) serves; ties are broken by id so that results are deterministic, as the flat
+ * store's are by row (the planner keeps the index scan and sorts only within equal distances).
  */
-export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, skipExisting: boolean): Promise<void> {
+export const SEARCH_SQL = `SELECT id, title, body, -(embedding <#> $1::vector) AS score FROM rr_documents ORDER BY embedding <#> $1::vector, id LIMIT $2`;
+
+/**
+ * The settings a search transaction starts with. They are SET LOCAL, inside one transaction for
+ * the whole batch: per-connection SETs would leak to other users of a pooled connection (and
+ * PGlite shares one session).
+ *
+ * Approximate search also turns sequential scans off: once ef_search is large next to the
+ * table, pgvector's cost estimate makes the planner scan every row instead of the index. On
+ * scifact (5,183 documents) it did so from ef_search 100 on, and the "approximate" search then
+ * ran as slowly as the exact scan (bench/store.ts --scifact). Off only penalises the plan, so a
+ * table without the index (bulk loading, a shard) is still searched.
+ */
+export function searchSettings(opts: Pick<PostgresStoreOptions, "exactSearch" | "efSearch">): string[] {
+  if (opts.exactSearch) return ["SET LOCAL enable_indexscan = off"];
+  return [`SET LOCAL hnsw.ef_search = ${opts.efSearch ?? DEFAULT_EF_SEARCH}`, "SET LOCAL enable_seqscan = off"];
+}
+
+/**
+ * Inserts documents with their vectors in the caller's transaction (one statement). An id
+ * already stored fails the whole transaction (`onExisting` "fail": CONFLICT), or the stored
+ * document and vector are overwritten ("replace": an edited document, or a bulk chunk redone
+ * after a takeover, which writes the same values again).
+ */
+export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, onExisting: "fail" | "replace"): Promise<void> {
   if (vectors.length !== docs.length * dims) {
     throw new RouterRetrieverError("SHAPE_MISMATCH", `append: ${docs.length} documents need ${docs.length * dims} floats (dims ${dims}), got ${vectors.length}`);
   }
@@ -283,9 +320,23 @@ export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDoc
   await c.query(
     `INSERT INTO rr_documents (id, title, body, embedding)
      SELECT id, title, body, v::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, title, body, v)` +
-      (skipExisting ? " ON CONFLICT (id) DO NOTHING" : ""),
+      (onExisting === "replace" ? " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, embedding = EXCLUDED.embedding" : ""),
     [docs.map((d) => d.id), docs.map((d) => d.title), docs.map((d) => d.text), docs.map((_, i) => vectorLiteral(vectors, i, dims))],
   );
+}
+
+/** The ids of those `docs` stored with exactly this title and text (one statement). */
+export async function unchangedDocuments(pool: pg.Pool, url: string, docs: readonly StoredDocument[]): Promise<Set<string>> {
+  if (docs.length === 0) return new Set();
+  const r = await query<{ id: string }>(
+    pool,
+    url,
+    "comparing documents with the stored ones",
+    `SELECT d.id FROM rr_documents d JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(id, title, body)
+     ON d.id = t.id AND d.title = t.title AND d.body = t.body`,
+    [docs.map((d) => d.id), docs.map((d) => d.title), docs.map((d) => d.text)],
+  );
+  return new Set(r.rows.map((x) => x.id));
 }
 
 async function bumpVersion(c: pg.PoolClient): Promise<void> {
