@@ -8,10 +8,15 @@
  * default rule and with its aggregate switched to "max"; also the evidence under the other tie rule.
  *
  *   npx tsx bench/new-domain-routes.ts --evidence EXPERT_DIR/routing.json [--test-queries cisi] [--threads 1]
+ *   npx tsx bench/new-domain-routes.ts --make DIR [--threads 1]
  *
- * Prints a table (markdown) on stdout; nothing is written.
+ * --make first makes the evidence as the served-demo e2e test does (src/service/own-domain.test.ts:
+ * 600 CISI documents, those judged for its test queries first, then a seeded sample), through
+ * addDomain on the demo's experts and pilot library in DIR (an hour on a loaded 2-core machine),
+ * and then uses DIR/experts/cisi/routing.json; a DIR made before is reused.
+ * Prints a table (markdown) on stdout; nothing else is written.
  */
-import { readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBeirDataset } from "../src/data/beir.js";
@@ -21,6 +26,9 @@ import { evidenceLibrary, loadRoutingEvidence, mergeLibraries } from "../src/rou
 import { loadPilotLibrary } from "../src/routing/persist.js";
 import { libraryFromLabels, type TieRule } from "../src/routing/pilots.js";
 import { describeRule, route } from "../src/routing/router.js";
+import { RouterRetriever } from "../src/engine/router-retriever.js";
+import { addDomain } from "../src/workflows/add-domain.js";
+import { rng, shuffled } from "../src/util/random.js";
 import { evidenceLabels } from "../src/routing/evidence.js";
 import { DEFAULT_RULE, type PilotLibrary, type RoutingRule } from "../src/routing/types.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
@@ -28,14 +36,31 @@ import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
 const { values } = parseArgs({
   options: {
     evidence: { type: "string" },
+    make: { type: "string" },
     "test-queries": { type: "string", default: "cisi" },
     pilots: { type: "string", default: join(projectRoot, "demo", "pilots.json") },
     threads: { type: "string", default: "1" },
   },
 });
-if (!values.evidence) throw new Error("--evidence EXPERT_DIR/routing.json is required");
 const shared = sharedDatasetsDir();
 if (!shared) throw new Error("../shared/datasets not found");
+if (values.make) {
+  const dir = values.make;
+  const evidence = join(dir, "experts", "cisi", "routing.json");
+  if (!existsSync(evidence)) {
+    if (!existsSync(join(dir, "experts"))) cpSync(join(projectRoot, "demo", "experts"), join(dir, "experts"), { recursive: true });
+    const rr = await RouterRetriever.open({ store: join(dir, "store"), expertsDir: join(dir, "experts"), pilotsPath: join(projectRoot, "demo", "pilots.json"), threads: Number(values.threads) });
+    const cisi = await loadBeirDataset(join(shared, "cisi"), "test");
+    const judged = new Set([...cisi.qrels.values()].flatMap((m) => [...m].filter(([, g]) => g > 0).map(([id]) => id)));
+    const ordered = [...cisi.corpus.filter((d) => judged.has(d.id)), ...shuffled(cisi.corpus.filter((d) => !judged.has(d.id)), rng(13))];
+    const documents = ordered.slice(0, 600).map((d) => ({ id: `cisi/${d.id}`, title: d.title, text: d.text }));
+    const res = await addDomain(rr, { name: "cisi", documents, threads: Number(values.threads), onProgress: (p) => p.message && process.stderr.write(`${p.stage}: ${p.message}\n`) });
+    process.stderr.write(`addDomain seconds ${JSON.stringify(res.seconds)}\n`);
+    await rr.close();
+  }
+  values.evidence = evidence;
+}
+if (!values.evidence) throw new Error("--evidence EXPERT_DIR/routing.json or --make DIR is required");
 const model = loadModel(defaultModelSpec());
 const lib = loadPilotLibrary(values.pilots!, model.spec.id).library;
 const ev = loadRoutingEvidence(values.evidence, model.spec.id, model.spec.config.hiddenSize);

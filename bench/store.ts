@@ -1,42 +1,54 @@
 /**
  * Store benchmark: the flat folder store vs PostgreSQL + pgvector (exact scan and HNSW), on a
- * real PostgreSQL engine (PGlite over its wire-protocol server, through the `pg` driver).
+ * real PostgreSQL engine: PGlite over its wire-protocol server (in this process; a server in a
+ * child process measured far slower to load on this machine), reached through the `pg` driver.
  *
- *   tsx bench/store.ts [--scifact] [--synthetic 200000] [--workers] [--queries 300]
+ *   tsx bench/store.ts --scifact [--queries 300]
+ *   tsx bench/store.ts --synthetic 20000 [--queries 50] [--exact-queries 10]
+ *   tsx bench/store.ts --workers [--worker-docs 768]
  *
  *   --scifact        scifact's real corpus (5,183 docs; base-model vectors from the corpus cache)
- *                    and its 300 test queries: queries/s of flat, pg exact and pg HNSW; HNSW
- *                    recall@10 against the exact scan; nDCG@10 of each against the qrels
- *   --synthetic <n>  n random unit vectors (384 dims): queries/s of flat vs pg exact vs HNSW
+ *                    and its 300 test queries: queries/s of flat, pg exact and pg HNSW at several
+ *                    hnsw.ef_search values; HNSW recall@10 against the exact flat store; nDCG@10 of each
+ *                    against the qrels; whether the planner uses the index (EXPLAIN)
+ *   --synthetic <n>  n synthetic unit vectors (384 dims, each a random mix of two scifact document
+ *                    vectors plus noise, so neighbourhoods look like real embeddings' rather than
+ *                    uniform noise's); queries are scifact's. Rows are bulk-loaded first and the
+ *                    HNSW index built afterwards
  *   --workers        bulk indexing docs/s into PostgreSQL with 1 and with 2 worker processes
  *                    (`routerretriever index --store postgres://... --workers n`, real encoding)
  *
- * Prints one markdown table per part and a JSON line with every figure. Numbers on a shared
- * 2-core machine are indicative; ratios within one run are what to compare.
+ * Queries are timed interleaved (query i on every store in turn, the order rotating), so that a
+ * load change on the shared machine hits all stores alike. Prints one markdown table per part and writes bench/results/store-<part>.json with every
+ * figure, the command and the load average. Numbers on a shared 2-core machine are indicative;
+ * ratios within one run are what to compare.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { loadBeirDataset, documentText } from "../src/data/beir.js";
+import { loadBeirDataset, documentText, type BeirDataset } from "../src/data/beir.js";
 import { evaluateRun, type ScoredDoc } from "../src/evaluation/metrics.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { openFlatStore } from "../src/store/flat/index.js";
-import { openPostgresStore } from "../src/store/postgres/index.js";
+import { DEFAULT_EF_SEARCH, openPostgresStore, SEARCH_SQL, searchSettings } from "../src/store/postgres/index.js";
 import { vectorLiteral } from "../src/store/postgres/connect.js";
 import type { Store, StoreSpec, StoredHit } from "../src/store/types.js";
 import { corpusVectors } from "../src/vectors/encode-corpus.js";
 import { projectRoot } from "../src/util/paths.js";
+import { rng } from "../src/util/random.js";
 import { startPgliteServer } from "../test/support/pglite-server.js";
 
 const args = process.argv.slice(2);
 const has = (f: string): boolean => args.includes(f);
 const num = (f: string, d: number): number => (args.includes(f) ? Number(args[args.indexOf(f) + 1]) : d);
 const SCIFACT = join(projectRoot, "..", "shared", "datasets", "scifact");
+const RESULTS = join(projectRoot, "bench", "results");
 const K = 10;
-const all: Record<string, unknown> = {};
+/** hnsw.ef_search values measured besides the store's default. */
+const EF_SWEEP = [40, 64, DEFAULT_EF_SEARCH, 200];
 
 function table(header: string[], rows: (string | number)[][]): void {
   console.log(`| ${header.join(" | ")} |\n| ${header.map(() => "---").join(" | ")} |`);
@@ -44,20 +56,45 @@ function table(header: string[], rows: (string | number)[][]): void {
   console.log("");
 }
 
-/** One query at a time (a service answering single requests), sequentially: queries/s and p50/p95 ms. */
-async function timeQueries(store: Store, qv: Float32Array, dims: number, n: number): Promise<{ qps: number; p50: number; p95: number; hits: StoredHit[][] }> {
-  const lat: number[] = [];
-  const hits: StoredHit[][] = [];
-  await store.search(qv.subarray(0, dims), K); // warm-up
-  const t0 = performance.now();
+function writeResult(part: string, figures: Record<string, unknown>): void {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `store-${part}.json`);
+  const out = { bench: "store", part, date: new Date().toISOString(), command: `npx tsx bench/store.ts ${args.join(" ")}`, loadAverage1m: loadavg()[0], cpus: 2, note: "shared 2-core machine: compare ratios within this run", ...figures };
+  writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  console.error(`wrote ${file}`);
+}
+
+interface Timed {
+  qps: number;
+  p50: number;
+  p95: number;
+  hits: StoredHit[][];
+}
+
+/**
+ * One query per call (a service answering single requests), sequentially, interleaved over the
+ * stores: query i runs on every store before query i+1, starting with a different store each time.
+ * Returns queries/s and p50/p95 ms per store; `limits` caps the queries a slow store runs.
+ */
+async function timeQueries(stores: readonly Store[], qv: Float32Array, dims: number, n: number, limits: readonly number[] = []): Promise<Timed[]> {
+  const lat = stores.map(() => [] as number[]);
+  const hits = stores.map(() => [] as StoredHit[][]);
+  for (const s of stores) await s.search(qv.subarray(0, dims), K); // warm-up
   for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    hits.push((await store.search(qv.subarray(i * dims, (i + 1) * dims), K))[0]!);
-    lat.push(performance.now() - t);
+    for (let j = 0; j < stores.length; j++) {
+      const si = (i + j) % stores.length;
+      if (i >= (limits[si] ?? n)) continue;
+      const t = performance.now();
+      hits[si]!.push((await stores[si]!.search(qv.subarray(i * dims, (i + 1) * dims), K))[0]!);
+      lat[si]!.push(performance.now() - t);
+    }
   }
-  const secs = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { qps: n / secs, p50: lat[Math.floor(n * 0.5)]!, p95: lat[Math.min(n - 1, Math.floor(n * 0.95))]!, hits };
+  return stores.map((_, si) => {
+    const l = lat[si]!;
+    const total = l.reduce((x, y) => x + y, 0) / 1000;
+    const sorted = [...l].sort((x, y) => x - y);
+    return { qps: l.length / total, p50: sorted[Math.floor(l.length * 0.5)]!, p95: sorted[Math.min(l.length - 1, Math.floor(l.length * 0.95))]!, hits: hits[si]! };
+  });
 }
 
 function recallAt(exact: StoredHit[][], approx: StoredHit[][]): number {
@@ -71,115 +108,179 @@ function recallAt(exact: StoredHit[][], approx: StoredHit[][]): number {
   return found / total;
 }
 
-/** Loads rows into the store's documents table in large batches (what `index` does per chunk). */
-async function loadPostgres(url: string, spec: StoreSpec, ids: readonly string[], titles: readonly string[], texts: readonly string[], vectors: Float32Array, onProgress: (done: number) => void): Promise<number> {
+const round = (x: number, d = 4): number => Number(x.toFixed(d));
+
+interface Loaded {
+  loadSeconds: number;
+  indexSeconds: number;
+}
+
+/** Bulk-loads rows without the HNSW index, then builds it (how a large corpus goes into a fresh database). */
+async function loadPostgres(url: string, spec: StoreSpec, ids: readonly string[], titles: readonly string[], texts: readonly string[], vectors: Float32Array): Promise<Loaded> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const t0 = performance.now();
+  await client.query("DROP INDEX IF EXISTS rr_documents_hnsw");
+  // Small batches: 2,000-row statements (~10 MB) measured many times slower through pglite-socket.
+  const batch = 250;
+  for (let i = 0; i < ids.length; i += batch) {
+    const n = Math.min(batch, ids.length - i);
+    const vecs = Array.from({ length: n }, (_, j) => vectorLiteral(vectors, i + j, spec.dims));
+    await client.query(
+      "INSERT INTO rr_documents (id, title, body, embedding) SELECT id, title, body, v::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, title, body, v)",
+      [ids.slice(i, i + n), titles.slice(i, i + n), texts.slice(i, i + n), vecs],
+    );
+    if ((i + n) % 20000 === 0) console.error(`  ${i + n} rows`);
+  }
+  await client.query("ANALYZE rr_documents");
+  const loadSeconds = (performance.now() - t0) / 1000;
+  console.error(`  loaded ${ids.length} rows in ${loadSeconds.toFixed(1)} s; building the HNSW index ...`);
+  const tIndex = performance.now();
   try {
-    // Bulk load first, index after: how a large corpus is loaded into a fresh database.
-    await client.query("DROP INDEX IF EXISTS rr_documents_hnsw");
-    const batch = 2000;
-    for (let i = 0; i < ids.length; i += batch) {
-      const n = Math.min(batch, ids.length - i);
-      const vecs = Array.from({ length: n }, (_, j) => vectorLiteral(vectors, i + j, spec.dims));
-      await client.query(
-        "INSERT INTO rr_documents (id, title, body, embedding) SELECT id, title, body, v::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, title, body, v)",
-        [ids.slice(i, i + n), titles.slice(i, i + n), texts.slice(i, i + n), vecs],
-      );
-      onProgress(i + n);
-    }
-    const tIndex = performance.now();
-    await client.query("SET maintenance_work_mem = '512MB'");
+    await client.query("SET maintenance_work_mem = '1GB'");
     await client.query("CREATE INDEX rr_documents_hnsw ON rr_documents USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)");
-    console.error(`  loaded ${ids.length} rows in ${((tIndex - t0) / 1000).toFixed(1)} s, HNSW index built in ${((performance.now() - tIndex) / 1000).toFixed(1)} s`);
   } finally {
     await client.end();
   }
-  return (performance.now() - t0) / 1000;
+  const indexSeconds = (performance.now() - tIndex) / 1000;
+  console.error(`  HNSW index built in ${indexSeconds.toFixed(1)} s`);
+  return { loadSeconds, indexSeconds };
 }
 
-async function compare(label: string, spec: StoreSpec, ids: string[], titles: string[], texts: string[], vectors: Float32Array, qv: Float32Array, nq: number): Promise<{ flat: StoredHit[][]; exact: StoredHit[][]; hnsw: StoredHit[][] }> {
+/** Whether the store's own query, under the store's own settings for this ef_search, plans an HNSW index scan. */
+async function usesIndex(url: string, qv: Float32Array, dims: number, efSearch: number): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query("BEGIN");
+    for (const setting of searchSettings({ efSearch })) await c.query(setting);
+    const r = await c.query<{ "QUERY PLAN": string }>(`EXPLAIN ${SEARCH_SQL}`, [vectorLiteral(qv, 0, dims), K]);
+    await c.query("ROLLBACK");
+    return r.rows.some((x) => x["QUERY PLAN"].includes("Index Scan using rr_documents_hnsw"));
+  } finally {
+    await c.end();
+  }
+}
+
+interface Compared {
+  flat: Timed;
+  exact: Timed;
+  /** By ef_search. */
+  hnsw: Map<number, Timed>;
+  figures: Record<string, unknown>;
+}
+
+async function compare(label: string, spec: StoreSpec, ids: string[], titles: string[], texts: string[], vectors: Float32Array, qv: Float32Array, nq: number, exactQueries: number): Promise<Compared> {
   const dir = mkdtempSync(join(tmpdir(), "rr-bench-store-"));
   const db = await startPgliteServer();
+  const stores: Store[] = [];
   try {
     console.error(`${label}: flat store ...`);
     const flat = await openFlatStore(join(dir, "flat"), spec);
+    stores.push(flat);
     for (let i = 0; i < ids.length; i += 4096) {
       const n = Math.min(4096, ids.length - i);
       await flat.append(ids.slice(i, i + n).map((id, j) => ({ id, title: titles[i + j]!, text: texts[i + j]! })), vectors.subarray(i * spec.dims, (i + n) * spec.dims));
     }
     console.error(`${label}: PostgreSQL ...`);
     await (await openPostgresStore(db.url, spec)).close();
-    const loadSecs = await loadPostgres(db.url, spec, ids, titles, texts, vectors, (d) => {
-      if (d % 20000 === 0) console.error(`  ${d} rows`);
-    });
-    const exact = await openPostgresStore(db.url, spec, { exactSearch: true });
-    const hnsw = await openPostgresStore(db.url, spec);
-    const hnsw40 = await openPostgresStore(db.url, spec, { efSearch: 40 });
-    try {
-      const f = await timeQueries(flat, qv, spec.dims, nq);
-      const e = await timeQueries(exact, qv, spec.dims, nq);
-      const h = await timeQueries(hnsw, qv, spec.dims, nq);
-      const h40 = await timeQueries(hnsw40, qv, spec.dims, nq);
-      const rows = [
-        ["flat (exact, in memory)", f.qps.toFixed(1), f.p50.toFixed(2), f.p95.toFixed(2), recallAt(f.hits, f.hits).toFixed(4)],
-        ["pgvector exact scan", e.qps.toFixed(1), e.p50.toFixed(2), e.p95.toFixed(2), recallAt(f.hits, e.hits).toFixed(4)],
-        ["pgvector HNSW ef_search=100 (default)", h.qps.toFixed(1), h.p50.toFixed(2), h.p95.toFixed(2), recallAt(e.hits, h.hits).toFixed(4)],
-        ["pgvector HNSW ef_search=40", h40.qps.toFixed(1), h40.p50.toFixed(2), h40.p95.toFixed(2), recallAt(e.hits, h40.hits).toFixed(4)],
-      ];
-      console.log(`\n### ${label}: ${ids.length} documents, ${nq} queries, k=${K}, one query per call\n`);
-      table(["store", "queries/s", "p50 ms", "p95 ms", "recall@10 vs exact"], rows);
-      all[label] = { documents: ids.length, queries: nq, loadSeconds: loadSecs, flat: { qps: f.qps, p50: f.p50 }, pgExact: { qps: e.qps, p50: e.p50, recallVsFlat: recallAt(f.hits, e.hits) }, pgHnsw: { qps: h.qps, p50: h.p50, recall: recallAt(e.hits, h.hits) }, pgHnsw40: { qps: h40.qps, recall: recallAt(e.hits, h40.hits) } };
-      return { flat: f.hits, exact: e.hits, hnsw: h.hits };
-    } finally {
-      await Promise.all([exact.close(), hnsw.close(), hnsw40.close(), flat.close()]);
-    }
+    const loaded = await loadPostgres(db.url, spec, ids, titles, texts, vectors);
+    const planUsesIndex: Record<string, boolean> = {};
+    for (const ef of EF_SWEEP) planUsesIndex[`efSearch${ef}`] = await usesIndex(db.url, qv, spec.dims, ef);
+    stores.push(await openPostgresStore(db.url, spec, { exactSearch: true }));
+    for (const ef of EF_SWEEP) stores.push(await openPostgresStore(db.url, spec, { efSearch: ef }));
+    console.error(`${label}: ${nq} queries on ${stores.length} stores, interleaved ...`);
+    const [f, e, ...hs] = await timeQueries(stores, qv, spec.dims, nq, [nq, exactQueries]);
+    const hnsw = new Map(EF_SWEEP.map((ef, i) => [ef, hs[i]!]));
+    const exactN = e!.hits.length;
+    const rows: (string | number)[][] = [
+      ["flat (exact, in memory)", nq, f!.qps.toFixed(1), f!.p50.toFixed(2), f!.p95.toFixed(2), "1 (reference)"],
+      ["pgvector exact scan", exactN, e!.qps.toFixed(1), e!.p50.toFixed(2), e!.p95.toFixed(2), recallAt(f!.hits.slice(0, exactN), e!.hits).toFixed(4)],
+    ];
+    for (const [ef, h] of hnsw) rows.push([`pgvector HNSW ef_search=${ef}${ef === DEFAULT_EF_SEARCH ? " (default)" : ""}`, nq, h.qps.toFixed(1), h.p50.toFixed(2), h.p95.toFixed(2), recallAt(f!.hits, h.hits).toFixed(4)]);
+    console.log(`\n### ${label}: ${ids.length} documents, k=${K}, one query per call, interleaved\n`);
+    console.log(`bulk load ${loaded.loadSeconds.toFixed(1)} s; HNSW build (m=16, ef_construction=64, after the load) ${loaded.indexSeconds.toFixed(1)} s; HNSW index scan planned: ${JSON.stringify(planUsesIndex)}\n`);
+    table(["store", "queries", "queries/s", "p50 ms", "p95 ms", "recall@10 vs exact (flat)"], rows);
+    const timed = (t: Timed, recall?: number): Record<string, number> => ({ queries: t.hits.length, qps: round(t.qps, 2), p50ms: round(t.p50, 3), p95ms: round(t.p95, 3), ...(recall === undefined ? {} : { recallAt10VsExact: round(recall) }) });
+    const figures: Record<string, unknown> = {
+      documents: ids.length,
+      k: K,
+      bulkLoadSeconds: round(loaded.loadSeconds, 1),
+      hnswBuildSeconds: round(loaded.indexSeconds, 1),
+      hnswParams: { m: 16, efConstruction: 64 },
+      planUsesIndex,
+      flat: timed(f!),
+      pgExact: timed(e!, recallAt(f!.hits.slice(0, exactN), e!.hits)),
+      pgHnsw: Object.fromEntries([...hnsw].map(([ef, h]) => [`efSearch${ef}`, { ...timed(h, recallAt(f!.hits, h.hits)), default: ef === DEFAULT_EF_SEARCH }])),
+    };
+    return { flat: f!, exact: e!, hnsw, figures };
   } finally {
+    await Promise.all(stores.map((st) => st.close()));
     await db.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function scifact(): Promise<void> {
+/** scifact's corpus vectors (the corpus cache) and test-query vectors, base model. */
+async function scifactVectors(): Promise<{ ds: BeirDataset; spec: StoreSpec; ids: string[]; vectors: Float32Array; qv: Float32Array }> {
   const ds = await loadBeirDataset(SCIFACT, "test");
   const model = loadModel(defaultModelSpec());
   const enc = await Encoder.create(model, { threads: 1 });
-  const spec: StoreSpec = { modelId: model.spec.id, dims: enc.dims, pooling: model.spec.pooling, normalized: model.spec.normalize };
-  const corpus = await corpusVectors(enc, ds.corpus.map((d) => ({ id: d.id, text: documentText(d) })), { onProgress: (p) => console.error(`  corpus vectors ${p.done}/${p.total}`) });
-  const qv = await enc.encode(ds.queries.map((q) => q.text));
-  await enc.close();
+  try {
+    const spec: StoreSpec = { modelId: model.spec.id, dims: enc.dims, pooling: model.spec.pooling, normalized: model.spec.normalize };
+    const corpus = await corpusVectors(enc, ds.corpus.map((d) => ({ id: d.id, text: documentText(d) })), { onProgress: (p) => console.error(`  corpus vectors ${p.done}/${p.total}`) });
+    const qv = await enc.encode(ds.queries.map((q) => q.text));
+    return { ds, spec, ids: [...corpus.index.ids], vectors: corpus.index.vectors, qv };
+  } finally {
+    await enc.close();
+  }
+}
+
+async function scifact(): Promise<void> {
+  const { ds, spec, ids, vectors, qv } = await scifactVectors();
   const byId = new Map(ds.corpus.map((d) => [d.id, d]));
-  const ids = [...corpus.index.ids];
-  const r = await compare("scifact", spec, ids, ids.map((id) => byId.get(id)!.title), ids.map((id) => byId.get(id)!.text), corpus.index.vectors, qv, ds.queries.length);
+  const nq = Math.min(num("--queries", ds.queries.length), ds.queries.length);
+  const r = await compare("scifact", spec, ids, ids.map((id) => byId.get(id)!.title), ids.map((id) => byId.get(id)!.text), vectors, qv, nq, nq);
   const ndcg = (hits: StoredHit[][]): number => {
-    const run = new Map<string, ScoredDoc[]>(ds.queries.map((q, i) => [q.id, hits[i]!.map((h) => ({ id: h.id, score: h.score }))]));
-    return evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg_cut_10"]!;
+    const run = new Map<string, ScoredDoc[]>(ds.queries.slice(0, hits.length).map((q, i) => [q.id, hits[i]!.map((h) => ({ id: h.id, score: h.score }))]));
+    return evaluateRun(ds.qrels, run, { ks: [K], ignoreIdenticalIds: false, missingRunQueries: "skip" }).mean[`ndcg@${K}`]!;
   };
-  const n = { flat: ndcg(r.flat), exact: ndcg(r.exact), hnsw: ndcg(r.hnsw) };
-  console.log(`### scifact nDCG@10 (base model, test queries, run depth 10)\n`);
-  table(["store", "nDCG@10"], [["flat", (100 * n.flat).toFixed(2)], ["pgvector exact", (100 * n.exact).toFixed(2)], ["pgvector HNSW", (100 * n.hnsw).toFixed(2)]]);
-  (all["scifact"] as Record<string, unknown>)["ndcg10"] = n;
+  const n: [string, number][] = [["flat", ndcg(r.flat.hits)], ["pgvector exact", ndcg(r.exact.hits)], ...[...r.hnsw].map(([ef, h]): [string, number] => [`pgvector HNSW ef_search=${ef}`, ndcg(h.hits)])];
+  console.log(`### scifact nDCG@10 (base model, ${nq} test queries, run depth ${K}; x100)\n`);
+  table(["store", "nDCG@10", "minus flat"], n.map(([name, v]) => [name, (100 * v).toFixed(2), (100 * (v - n[0]![1])).toFixed(2)]));
+  writeResult("scifact", { ...r.figures, ndcg10x100: Object.fromEntries(n.map(([name, v]) => [name, round(100 * v, 2)])) });
+}
+
+/** n unit vectors, each a random mix of two real document vectors plus Gaussian noise. */
+function syntheticVectors(base: Float32Array, dims: number, n: number): Float32Array {
+  const rand = rng(12345);
+  const rows = base.length / dims;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const noise = 0.5 / Math.sqrt(dims); // noise vector of norm ~0.5 against unit-norm documents
+  const out = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    const a = Math.floor(rand() * rows);
+    const b = Math.floor(rand() * rows);
+    const w = 0.5 + 0.5 * rand();
+    let norm = 0;
+    for (let t = 0; t < dims; t++) {
+      const x = w * base[a * dims + t]! + (1 - w) * base[b * dims + t]! + noise * gauss();
+      out[i * dims + t] = x;
+      norm += x * x;
+    }
+    const inv = 1 / Math.sqrt(norm);
+    for (let t = 0; t < dims; t++) out[i * dims + t]! *= inv;
+  }
+  return out;
 }
 
 async function synthetic(n: number): Promise<void> {
-  const dims = 384;
-  const spec: StoreSpec = { modelId: "synthetic", dims, pooling: "mean", normalized: true };
-  let s = 12345;
-  const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-  const unit = (rows: number): Float32Array => {
-    const v = new Float32Array(rows * dims);
-    for (let i = 0; i < rows; i++) {
-      let norm = 0;
-      for (let t = 0; t < dims; t++) norm += (v[i * dims + t] = rnd()) ** 2;
-      for (let t = 0; t < dims; t++) v[i * dims + t]! /= Math.sqrt(norm);
-    }
-    return v;
-  };
-  const vectors = unit(n);
-  const qv = unit(200);
+  const { spec, vectors: base, qv } = await scifactVectors();
+  const vectors = syntheticVectors(base, spec.dims, n);
   const ids = Array.from({ length: n }, (_, i) => `s${i}`);
-  await compare(`synthetic-${n}`, spec, ids, ids.map(() => ""), ids.map((id) => `synthetic document ${id}`), vectors, qv, 200);
+  const nq = num("--queries", 50);
+  const r = await compare(`synthetic-${n}`, spec, ids, ids.map(() => ""), ids.map((id) => `synthetic document ${id}`), vectors, qv, nq, Math.min(nq, num("--exact-queries", 10)));
+  writeResult(`synthetic-${n}`, { ...r.figures, vectors: "each a random mix (weights w, 1-w, w in [0.5, 1]) of two scifact base vectors plus Gaussian noise of norm ~0.5, normalised; queries: scifact test queries" });
 }
 
 async function workers(): Promise<void> {
@@ -189,7 +290,7 @@ async function workers(): Promise<void> {
   const file = join(dir, "docs.jsonl");
   writeFileSync(file, docs.map((d) => JSON.stringify({ id: d.id, title: d.title, text: d.text })).join("\n") + "\n");
   const rows: (string | number)[][] = [];
-  const out: Record<string, number> = {};
+  const out: Record<string, unknown> = {};
   try {
     for (const w of [1, 2]) {
       const db = await startPgliteServer();
@@ -201,8 +302,13 @@ async function workers(): Promise<void> {
         });
         if (code !== 0) throw new Error(`index with ${w} workers exited with ${code}`);
         const secs = (performance.now() - t0) / 1000;
+        const stored = new pg.Client({ connectionString: db.url });
+        await stored.connect();
+        const count = Number((await stored.query<{ n: string }>("SELECT count(*) AS n FROM rr_documents")).rows[0]!.n);
+        await stored.end();
+        if (count !== docs.length) throw new Error(`index with ${w} workers stored ${count} of ${docs.length} documents`);
         rows.push([w, docs.length, secs.toFixed(1), (docs.length / secs).toFixed(1)]);
-        out[`workers${w}`] = docs.length / secs;
+        out[`workers${w}`] = { documents: docs.length, seconds: round(secs, 1), docsPerSecond: round(docs.length / secs, 2) };
       } finally {
         await db.stop();
       }
@@ -210,13 +316,12 @@ async function workers(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`### bulk indexing into PostgreSQL (scifact docs, MiniLM fp32, --threads 1 per worker, process start included)\n`);
+  console.log(`### bulk indexing into PostgreSQL (scifact docs, MiniLM fp32, --threads 1 per worker, --chunk 64, process start included)\n`);
   table(["workers", "documents", "seconds", "docs/s"], rows);
-  all["bulkIndexing"] = out;
+  writeResult("workers", { ...out, setup: "routerretriever index --workers n --threads 1 --chunk 64 into PGlite (in the bench process); the 2 cores are shared with other work" });
 }
 
 if (has("--scifact")) await scifact();
-if (has("--synthetic")) await synthetic(num("--synthetic", 200000));
+if (has("--synthetic")) await synthetic(num("--synthetic", 20000));
 if (has("--workers")) await workers();
 if (!has("--scifact") && !has("--synthetic") && !has("--workers")) console.error("nothing to do: pass --scifact, --synthetic <n> and/or --workers");
-console.log(JSON.stringify({ bench: "store", ...all }));
