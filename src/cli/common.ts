@@ -130,7 +130,7 @@ export function precisionFlag(flags: ModelFlags): Precision {
 }
 
 /** `--router default|paper`: the setting chosen on dev (DEFAULT_RULE) or the paper's hard mean/dot rule. */
-export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on dev, results/experiment) | paper (hard, mean over pilots, dot product)", "default"] as const;
+export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on dev, results/experiment: knn over the labelled pilot queries) | paper (hard, mean over pilots, dot product)", "default"] as const;
 
 export function routerFlag(value: string | undefined): RoutingRule {
   const v = value ?? "default";

@@ -7,7 +7,7 @@ import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { loadExpert } from "../experts/peft.js";
 import { Encoder } from "../model/encoder.js";
 import { RouterRetriever } from "./router-retriever.js";
-import { expectHitScoresAreDots, FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { expectHitScoresAreDots, FIXTURE_DOCS, FIXTURE_RULE, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 let fx: Fixture;
 let rr: RouterRetriever;
@@ -24,7 +24,7 @@ const code = async (p: Promise<unknown> | (() => unknown)): Promise<string | und
 
 beforeAll(async () => {
   fx = await makeFixture();
-  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: (m) => warnings.push(m) });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, pilotDomains: fx.pilotDomains, onWarning: (m) => warnings.push(m) });
   await rr.addDocuments(FIXTURE_DOCS);
 });
 
@@ -117,7 +117,7 @@ describe("RouterRetriever", () => {
     await rr.addDocuments([{ id: "new-1", title: "Glider wings", text: "Aspect ratio and the lift to drag ratio of sailplane wings." }]);
     await rr.removeExpert("code");
     await rr.close();
-    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, onWarning: () => {} });
     expect((await rr.countDocuments())).toBe(FIXTURE_DOCS.length + 1);
     expect((await rr.getDocument("new-1"))?.title).toBe("Glider wings");
     const active = rr.listExperts().filter((e) => e.active).map((e) => e.name);

@@ -13,7 +13,7 @@ import { Encoder } from "../model/encoder.js";
 import { ROUTING_EVIDENCE_FILE, saveRoutingEvidence, type RoutingEvidence } from "../routing/evidence.js";
 import { BASE } from "../routing/types.js";
 import { RouterRetriever } from "./router-retriever.js";
-import { FIXTURE_DOCS, FIXTURE_LORA, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { FIXTURE_DOCS, FIXTURE_LORA, FIXTURE_RULE, makeFixture, type Fixture } from "../../test/support/engine.js";
 
 let fx: Fixture;
 let rr: RouterRetriever;
@@ -55,7 +55,7 @@ beforeAll(async () => {
   const staged = join(fx.root, "staged", "aero");
   saveExpert(staged, randomExpert(fx.model, FIXTURE_LORA, 977, { id: "aero-trained", bBound: 0.02 }));
   saveRoutingEvidence(join(staged, ROUTING_EVIDENCE_FILE), evidence);
-  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, onWarning: () => {} });
   await rr.addDocuments([...FIXTURE_DOCS, ...AERO_DOCS]);
 }, 600_000);
 
@@ -114,7 +114,7 @@ describe("adding an expert with routing evidence", () => {
     for (const it of copy.items) for (const c of copy.candidates) expect(Number.isFinite(it.scores[c])).toBe(true);
     expect((await rr.scoreExpertsOnDomain("aero")).scored).toBe(0);
     await rr.close();
-    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, onWarning: () => {} });
     expect(rr.listExperts().find((e) => e.name === "aero")).toMatchObject({ active: true, routable: true });
   }, 600_000);
 
@@ -150,7 +150,7 @@ describe("adding an expert with routing evidence", () => {
     cpSync(join(fx.root, "staged", "aero"), dropped, { recursive: true });
     saveRoutingEvidence(join(dropped, ROUTING_EVIDENCE_FILE), { ...evidence, domain: "aero-elsewhere" });
     await rr.close();
-    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, onWarning: () => {} });
     expect((await rr.listExperts()).find((e) => e.name === "aero-dropped")).toMatchObject({ active: true, routable: true, pilots: 1 });
     await rr.removeExpert("aero-dropped");
   }, 600_000);

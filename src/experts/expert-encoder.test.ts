@@ -33,7 +33,8 @@ beforeAll(async () => {
   e2 = randomExpert(base, { rank: 4, alpha: 16, dropout: 0.1, targetModules: ["query", "key", "value"] }, 12, { id: "e2" });
   e3 = randomExpert(base, { rank: 6, alpha: 8, dropout: 0, targetModules: ["query", "intermediate.dense"], useRslora: true }, 13, { id: "e3", bBound: 0.03 });
   plain = await Encoder.create(base);
-  xenc = await ExpertEncoder.create(base, [e1, e2, e3]);
+  // Targets narrowed to PEFT's query+value, so the union with the experts' modules (and a refusal outside it) shows.
+  xenc = await ExpertEncoder.create(base, [e1, e2, e3], { targets: ["query", "value"] });
 });
 
 afterAll(async () => {
@@ -85,6 +86,17 @@ function merged(model: LoadedModel, expert: LoraExpert, mix: ReadonlyArray<reado
 }
 
 describe("ExpertEncoder", () => {
+  it("by default adapts every linear layer, so an expert trained with the default targets can be added later", async () => {
+    const enc = await ExpertEncoder.create(base, []);
+    try {
+      expect(enc.modules.length).toBe(6 * 6);
+      enc.addExpert(randomExpert(base, { rank: 4, alpha: 8, dropout: 0, targetModules: ["query", "key", "value", "dense"] }, 21, { id: "all" }));
+      expect(enc.expertIds).toEqual(["all"]);
+    } finally {
+      await enc.close();
+    }
+  });
+
   it("builds one session over the union of the experts' modules", () => {
     expect(xenc.modules.length).toBe(6 * 4); // query, key, value, intermediate.dense in each of 6 layers
     expect(xenc.expertIds).toEqual(["e1", "e2", "e3"]);

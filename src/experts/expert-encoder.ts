@@ -7,7 +7,7 @@
  * tensors in JS, never the session (which takes about a second and a copy of the model's weights).
  *
  * The session adapts a fixed set of modules, chosen at create time: the union of the initial
- * experts' modules plus `targets` (default PEFT's BERT targets, query and value). Later experts
+ * experts' modules plus `targets` (default DEFAULT_LORA_TARGETS, every linear layer). Later experts
  * must stay within that set; an expert that skips some of them gets zeros there.
  */
 import { RouterRetrieverError } from "../errors.js";
@@ -17,7 +17,7 @@ import { encodeInBatches, positionIds, tokenizeAll, type EncodeOptions, type Loa
 import type { ModelSpec } from "../model/spec.js";
 import type { Batch } from "../model/tokenizer.js";
 import { stackExperts, type StackModule } from "./stack.js";
-import { BASE, checkExpertFits, resolveTargets, type LoraExpert } from "./types.js";
+import { BASE, checkExpertFits, DEFAULT_LORA_TARGETS, resolveTargets, type LoraExpert } from "./types.js";
 
 export interface ExpertEncoderOptions {
   /** ORT intra-op threads (default 1, as Encoder). */
@@ -28,7 +28,7 @@ export interface ExpertEncoderOptions {
   readonly fusions?: Partial<Fusions>;
   /**
    * Extra PEFT-style targets the session should be able to adapt, so experts added later may
-   * use them (default ["query", "value"]: PEFT's BERT default and the paper's setting).
+   * use them (default DEFAULT_LORA_TARGETS: every linear layer, what train-expert trains).
    */
   readonly targets?: readonly string[];
 }
@@ -46,7 +46,6 @@ interface State {
 /** A row's mix: expert id -> weight. Weights are used as given (the router normalises them). */
 export type ExpertMix = Readonly<Record<string, number>>;
 
-const DEFAULT_TARGETS = ["query", "value"] as const;
 
 export class ExpertEncoder {
   private state: State;
@@ -64,7 +63,7 @@ export class ExpertEncoder {
   static async create(model: LoadedModel, experts: readonly LoraExpert[] = [], opts: ExpertEncoderOptions = {}): Promise<ExpertEncoder> {
     // Before the graph is built from their modules; makeState's own check is then a lookup.
     for (const e of experts) checkExpertFits(e, model);
-    const modules = new Set(resolveTargets(model, opts.targets ?? DEFAULT_TARGETS));
+    const modules = new Set(resolveTargets(model, opts.targets ?? DEFAULT_LORA_TARGETS));
     for (const e of experts) for (const m of e.weights.keys()) modules.add(m);
     const { spec, weights } = model;
     // Targets are passed as full module paths, which matchesTarget accepts by equality.

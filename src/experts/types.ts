@@ -51,6 +51,15 @@ export interface LoraExpert {
 /** The id that always means "no LoRA"; no expert may take it. */
 export const BASE = "base";
 
+/**
+ * The LoRA targets experts are trained with by default, and so what every expert session can
+ * adapt: every linear layer of a BERT layer (PEFT suffixes: query, key, value, and "dense" for
+ * the attention output and both FFN projections). Chosen on dev over PEFT's query+value
+ * (results/train-experts.sh: SciFact dev nDCG@10 0.675 -> 0.721, ArguAna 0.572 -> 0.589,
+ * CoSQA 0.341 -> 0.351).
+ */
+export const DEFAULT_LORA_TARGETS: readonly string[] = ["query", "key", "value", "dense"];
+
 /** PEFT's LoRA scale (LoraLayer.update_layer): alpha/r, or alpha/sqrt(r) with rsLoRA. */
 export function loraScale(cfg: LoraConfig): number {
   return cfg.useRslora ? cfg.alpha / Math.sqrt(cfg.rank) : cfg.alpha / cfg.rank;

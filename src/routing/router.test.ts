@@ -146,7 +146,7 @@ describe("knn rule", () => {
   const instances = (scores: Record<string, number[]>, vectors: number[][]): PilotInstances => ({
     count: vectors.length,
     vectors: Float32Array.from(vectors.flatMap((v) => { const n = Math.hypot(...v); return v.map((x) => x / n); })),
-    domains: vectors.map((_, i) => `d${i}`),
+    domains: vectors.map(() => "d"),
     scores: new Map(Object.entries(scores).map(([c, s]) => [c, Float32Array.from(s)])),
   });
   const knnLib = (inst: PilotInstances, experts: string[]): PilotLibrary => ({ baseModelId: "test/model", dims: 2, experts, domains: [...inst.domains], pilots: [], instances: inst });

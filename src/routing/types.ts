@@ -88,16 +88,18 @@ export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
 /**
  * What the engine, the service and `search` route with unless told otherwise: the setting that
  * won on dev in `routerretriever experiment` (results/experiment/router-selection.json, chosen
- * on dev splits carved from training queries, never on test). The shipped pilot libraries
- * (results/experiment/pilots.json, demo/pilots.json) are built with its tie rule.
+ * on dev splits carved from training queries, never on test): each candidate's mean nDCG@10 on
+ * the query's 128 nearest labelled training queries, the base's raised by 0.05, a soft mix of
+ * the top two (softmax over score / 0.05). It needs a pilot library saved with its labels
+ * (demo/pilots.json is); without them CENTROID_RULE routes.
  */
-export const DEFAULT_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
+export const DEFAULT_RULE: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours: 128, temperature: 0.05, topM: 2, baseBias: 0.05 };
 
 /**
- * The best centroid rule on dev: what routes when the default needs labelled queries ("knn") and
- * the pilot library was saved without them.
+ * The best centroid rule on dev for a library built with the default tie rule (base first):
+ * what routes when the pilot library has no labelled queries for the knn rule.
  */
-export const CENTROID_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
+export const CENTROID_RULE: RoutingRule = { aggregate: "max", similarity: "cosine", minScore: 0.4 };
 
 /** Why a query stayed with the base although experts had pilots. */
 export type StayedWithBase = "out-of-domain";

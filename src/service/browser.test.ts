@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { RouterRetriever } from "../engine/router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { FIXTURE_DOCS, FIXTURE_RULE, makeFixture, type Fixture } from "../../test/support/engine.js";
 import { startService, type RunningService } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -28,7 +28,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web page in chromium", () => {
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
     fx = await makeFixture();
-    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
+    rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, pilotDomains: fx.pilotDomains, onWarning: () => {} });
     await rr.addDocuments(FIXTURE_DOCS);
     svc = await startService(rr, { port: 0, token: TOKEN, log: () => {} });
     // launchPersistentContext is how playwright takes a user data dir (a fresh one per run).

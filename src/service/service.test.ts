@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RouterRetriever } from "../engine/router-retriever.js";
-import { FIXTURE_DOCS, makeFixture, type Fixture } from "../../test/support/engine.js";
+import { FIXTURE_DOCS, FIXTURE_RULE, makeFixture, type Fixture } from "../../test/support/engine.js";
 import { RouterRetrieverError } from "../errors.js";
 import { checkServiceOptions, startService, type RunningService } from "./server.js";
 
@@ -34,7 +34,7 @@ function expectError(r: Reply, status: number, code: string): void {
 
 beforeAll(async () => {
   fx = await makeFixture();
-  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, pilotDomains: fx.pilotDomains, onWarning: () => {} });
+  rr = await RouterRetriever.open({ store: fx.storeDir, expertsDir: fx.expertsDir, pilotsPath: fx.pilotsPath, rule: FIXTURE_RULE, pilotDomains: fx.pilotDomains, onWarning: () => {} });
   await rr.addDocuments(FIXTURE_DOCS);
   svc = await startService(rr, { port: 0, token: TOKEN, log: () => {}, batching: { maxWaitMs: 20, maxBatch: 32 } });
 });

@@ -59,7 +59,7 @@ describe("trainExpert on a tiny BERT", () => {
     const outDir = join(root, "early");
     // A step size this large overshoots: with this seed dev nDCG@10 beats the base, peaks, then
     // falls (patience counts epochs since the best, the base included).
-    const r = await trainExpert(model, options({ outDir, lr: 0.03, seed: 4, epochs: 10, patience: 3 }));
+    const r = await trainExpert(model, options({ outDir, lr: 0.03, seed: 4, epochs: 10, patience: 3, lora: { targetModules: ["query", "value"] } }));
     const dev = r.history.map((h) => h.devNdcg10);
     const best = Math.max(r.baseDevNdcg10, ...dev);
     expect(r.bestEpoch).toBeGreaterThan(0);

@@ -17,7 +17,7 @@ import { evaluateRun } from "../evaluation/metrics.js";
 import { ExpertEncoder } from "../experts/expert-encoder.js";
 import { initLora } from "../experts/init.js";
 import { saveExpert } from "../experts/peft.js";
-import { BASE, type LoraConfig, type LoraExpert, type LoraMatrices } from "../experts/types.js";
+import { BASE, DEFAULT_LORA_TARGETS, type LoraConfig, type LoraExpert, type LoraMatrices } from "../experts/types.js";
 import { CompiledGraph } from "../graph/session.js";
 import { Encoder, type LoadedModel } from "../model/encoder.js";
 import { adamWStep, DEFAULT_ADAMW, initAdamW, type AdamWState } from "../util/adam.js";
@@ -91,7 +91,7 @@ export const NEGATIVES: readonly Negatives[] = ["corpus", "in-batch"];
 /** At a few hundred CPU steps, the paper's 1e-4 leaves the zero-initialised B matrices near zero (README). */
 export const DEFAULT_LR = 1e-3;
 
-export const DEFAULT_LORA: LoraConfig = { rank: 8, alpha: 32, dropout: 0.1, targetModules: ["query", "value"] };
+export const DEFAULT_LORA: LoraConfig = { rank: 8, alpha: 32, dropout: 0.1, targetModules: [...DEFAULT_LORA_TARGETS] };
 
 export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Promise<TrainResult> {
   const emit = o.onEvent ?? (() => {});

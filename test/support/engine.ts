@@ -18,7 +18,7 @@ import { Encoder, loadModel, type LoadedModel } from "../../src/model/encoder.js
 import { defaultModelSpec } from "../../src/model/spec.js";
 import { savePilotLibrary } from "../../src/routing/persist.js";
 import { libraryFromLabels, relabel, type DomainCorpus, type PilotLabels } from "../../src/routing/pilots.js";
-import { BASE } from "../../src/routing/types.js";
+import { BASE, type RoutingRule } from "../../src/routing/types.js";
 import { documentText, type Qrels } from "../../src/data/beir.js";
 import type { PilotDomainsProvider } from "../../src/engine/components/pilot-state.js";
 import type { StoredDocument } from "../../src/engine/types.js";
@@ -76,6 +76,14 @@ export interface Fixture {
   readonly pilotDomains: PilotDomainsProvider;
   cleanup(): void;
 }
+
+/**
+ * The rule the engine and service tests route the fixture with. Its library holds three labelled
+ * queries per domain: too few for the knn default (tested in routing/router.test.ts against
+ * libraries made for it), so the engine's mechanics are pinned with the best centroid rule of the
+ * previous selection (mean cosine, base +0.02, soft top-2).
+ */
+export const FIXTURE_RULE: RoutingRule = { aggregate: "mean", similarity: "cosine", temperature: 0.05, topM: 2, baseBias: 0.02 };
 
 /** Builds the fixture in a fresh temp folder; the store itself is created by the first open. */
 export async function makeFixture(model: LoadedModel = loadModel(defaultModelSpec())): Promise<Fixture> {

@@ -9,13 +9,14 @@ import { Command } from "commander";
 import { isPostgresUrl } from "../../store/location.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { RouterRetrieverError } from "../../errors.js";
-import { addCommandOptions, positiveInt, precisionFlag, printJson, threadsFlag, type CommonFlags } from "../common.js";
+import { addCommandOptions, positiveInt, precisionFlag, printJson, ROUTER_OPTION, routerFlag, threadsFlag, type CommonFlags } from "../common.js";
 
 interface SearchFlags extends CommonFlags {
   k: string;
   experts?: string;
   pilots?: string;
   exact?: boolean;
+  router?: string;
 }
 
 export function searchCommand(): Command {
@@ -27,7 +28,8 @@ export function searchCommand(): Command {
       .option("-k, --k <n>", "hits per query", "10")
       .option("--experts <dir>", "folder of expert folders (PEFT layout)")
       .option("--pilots <file>", "pilot library file (without one, every query uses the base model)")
-      .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index"),
+      .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
+      .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2]),
     { json: "JSON" },
   ).action(async (store: string, queries: string[], flags: SearchFlags) => {
     const k = positiveInt(flags.k, "-k");
@@ -46,6 +48,7 @@ export function searchCommand(): Command {
       threads: threadsFlag(flags),
       precision: precisionFlag(flags),
       exactSearch: flags.exact === true,
+      rule: routerFlag(flags.router),
       onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
     });
     let results;

@@ -5,7 +5,7 @@ import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
-import { DEFAULT_LR, NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
+import { DEFAULT_LORA, DEFAULT_LR, NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
 import { addCommandOptions, finiteNumber, requireDir, requireOutputDir, positiveInt, printJson, threadsFlag, trainingFlags, type CommonFlags, type TrainingFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
 
@@ -34,7 +34,7 @@ export function trainExpertCommand(): Command {
       .option("--rank <n>", "LoRA rank", "8")
       .option("--alpha <n>", "LoRA alpha", "32")
       .option("--dropout <x>", "LoRA dropout", "0.1")
-      .option("--targets <list>", "LoRA target modules, comma-separated", "query,value")
+      .option("--targets <list>", "LoRA target modules, comma-separated (PEFT suffixes; \"dense\" = attention output and both FFN layers)", DEFAULT_LORA.targetModules.join(","))
       .option("--temperature <x>", "InfoNCE temperature", "0.05")
       .option("--negatives <kind>", "corpus (softmax over the whole cached corpus) | in-batch (the paper's loss)", "corpus")
       .option("--balance", "Multi-Task: down-sample every dataset to the smallest one's pair count")

@@ -222,10 +222,16 @@ export class CorpusStore {
     });
     const work = join(this.dir, REWRITE_DIR);
     rmSync(work, { recursive: true, force: true });
-    const fresh = CorpusStore.open(work, this.spec, { storeId: this.storeId });
-    const chunk = 4096;
-    for (let i = 0; i < all.length; i += chunk) fresh.append(all.slice(i, i + chunk), rows.subarray(i * d, Math.min(all.length, i + chunk) * d));
-    writeFileAtomic(join(work, REWRITE_READY), "");
+    try {
+      const fresh = CorpusStore.open(work, this.spec, { storeId: this.storeId });
+      const chunk = 4096;
+      for (let i = 0; i < all.length; i += chunk) fresh.append(all.slice(i, i + chunk), rows.subarray(i * d, Math.min(all.length, i + chunk) * d));
+      writeFileAtomic(join(work, REWRITE_READY), "");
+    } catch (err) {
+      // Not committed: the old corpus stands; free the space now (a full disk is the likely cause).
+      rmSync(work, { recursive: true, force: true });
+      throw err;
+    }
     finishRewrite(this.dir);
     const now = CorpusStore.open(this.dir, this.spec, { storeId: this.storeId });
     this.index = now.index;
