@@ -148,35 +148,55 @@ function routeKnn(lib: PilotLibrary, experts: readonly string[], baseVectors: Fl
   if (cols.every((c) => c === undefined) && allowed !== undefined && !allowed.has(BASE)) {
     throw new RouterRetrieverError("NOT_FOUND", `no labelled query scores any allowed expert (${experts.join(", ") || "none allowed"}), and "base" is not allowed`);
   }
+  const baseCol = inst.scores.get(BASE);
   const out: RoutingDecision[] = [];
   for (let q = 0; q < n; q++) {
     const scores: Record<string, number> = {};
     let simSum = 0;
-    let simCount = 0;
+    let used = 0;
+    let baseSum = 0;
+    let baseCount = 0;
     for (let r = 0; r < k; r++) {
       const j = nb.index[q * nb.k + r]!;
       if (j < 0) break;
       simSum += nb.sim[q * nb.k + r]!;
-      simCount++;
+      used++;
+      const b = baseCol?.[j];
+      if (b !== undefined && !Number.isNaN(b)) {
+        baseSum += b;
+        baseCount++;
+      }
     }
+    const baseMean = baseCount > 0 ? baseSum / baseCount : Number.NaN;
     experts.forEach((e, c) => {
       const col = cols[c];
       let sum = 0;
+      let diff = 0;
       let cnt = 0;
+      let paired = 0;
       if (col) {
-        for (let r = 0; r < k; r++) {
+        for (let r = 0; r < used; r++) {
           const j = nb.index[q * nb.k + r]!;
-          if (j < 0) break;
           const v = col[j]!;
-          if (!Number.isNaN(v)) {
-            sum += v;
-            cnt++;
+          if (Number.isNaN(v)) continue;
+          sum += v;
+          cnt++;
+          const b = baseCol?.[j];
+          if (b !== undefined && !Number.isNaN(b)) {
+            diff += v - b;
+            paired++;
           }
         }
       }
-      scores[e] = cnt === 0 ? -Infinity : sum / cnt;
+      // A candidate scored on only a few of the neighbours (added later, with its own domain's
+      // evidence) is not judged by them: its estimate would rest on another domain's queries.
+      if (cnt === 0 || (e !== BASE && cnt * 2 < used)) scores[e] = -Infinity;
+      // Its gain over the base on the rows where both were scored, on top of the base's mean:
+      // with every row scored this is exactly the mean, and otherwise it does not mistake an
+      // easy query set (pseudo-queries) for a good expert.
+      else scores[e] = e !== BASE && paired > 0 && !Number.isNaN(baseMean) ? baseMean + diff / paired : sum / cnt;
     });
-    out.push(decideFromScores(experts, scores, rule, simCount > 0 ? simSum / simCount : -Infinity));
+    out.push(decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity));
   }
   return out;
 }
