@@ -174,6 +174,20 @@ describe("knn rule", () => {
     expect(route(L, q(0, 1), { aggregate: "knn", similarity: "cosine", neighbours: 1 })[0]!.expert).toBe("B");
   });
 
+  it("does not judge a candidate scored on under half of the neighbours, and judges a partly scored one by its gain over the base", () => {
+    // C was scored only on the third (easy) query: 0.95 where the base got 0.9.
+    const inst = instances({ base: [0.5, 0.5, 0.9], A: [0.6, 0.6, 0.8], C: [NaN, NaN, 0.95] }, [[1, 0], [0.9, 0.1], [0.8, 0.2]]);
+    const L = knnLib(inst, [BASE, "A", "C"]);
+    const all3 = route(L, q(1, 0), { aggregate: "knn", similarity: "cosine", neighbours: 3 })[0]!;
+    expect(all3.scores.C).toBe(-Infinity); // 1 of 3
+    expect(all3.expert).toBe("A");
+    // Scored on 1 of 2 neighbours: its estimate is the base's mean plus its gain where measured.
+    const two = knnLib(instances({ base: [0.5, 0.9], C: [NaN, 0.95] }, [[1, 0], [0.9, 0.1]]), [BASE, "C"]);
+    const d = route(two, q(1, 0), { aggregate: "knn", similarity: "cosine", neighbours: 2 })[0]!;
+    expect(d.scores[BASE]).toBeCloseTo(0.7, 6);
+    expect(d.scores.C).toBeCloseTo(0.75, 6); // 0.7 + (0.95 - 0.9), not 0.95
+  });
+
   it("stays with the base when the neighbours are far (minScore on their mean cosine)", () => {
     const inst = instances({ base: [0.1], A: [0.9] }, [[1, 0]]);
     const L = knnLib(inst, [BASE, "A"]);
