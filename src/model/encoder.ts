@@ -72,6 +72,10 @@ export async function encodeInBatches(model: LoadedModel, texts: readonly string
     done += b.batchSize;
     tokens += b.tokens;
     opts.onProgress?.({ done, total: texts.length, tokens });
+    // Let timers and I/O run between batches: a session run settles as a microtask, so a long
+    // encode would otherwise hold the event loop for its whole length (a service's other
+    // requests, its timeouts, and a test runner's RPC all wait behind it).
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out;
 }
