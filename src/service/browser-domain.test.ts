@@ -16,8 +16,7 @@ import { serviceEngine, startService, type RunningService } from "./server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-// A slow check (it trains inside the test process: 5 min on a 2-core machine at load average 20),
-// so it runs with the other slow ones (RR_REAL_DATA=1, as .ci/run sets) or alone with RR_BROWSER_DOMAIN=1.
+// A slow check (it trains inside the test process: 5 min on a 2-core machine at load average 20).
 // Opt-in only: it trains an expert inside the test's own process for minutes, and in the full
 // suite it coincided with vitest's worker RPC deadline ("Timeout calling onTaskUpdate") failing
 // all-green runs; until that is understood it runs alone.
