@@ -1,9 +1,11 @@
 /**
  * Load benchmark for `routerretriever serve`, loopback only, bounded in requests and time.
  *
- *   npx tsx bench/service.ts [--seconds 20] [--max-requests 3000] [--configs "1:fp32;2:fp32;2:int8"] [--k 10]
+ *   npx tsx bench/service.ts [--seconds 20] [--max-requests 3000] [--configs "1:fp32;2:fp32;1:fp32:2"] [--k 10] [--rounds 1]
  *
- * Each config ("threads:precision") gets its own server and store; levels are interleaved
+ * Each config ("threads:precision[:sessions]": ORT intra-op threads per session, arithmetic,
+ * and `serve --sessions`, parallel sessions on worker threads, default 1) gets its own server
+ * and store; levels are interleaved
  * (every config runs 1 client, then every config 8, ...) so machine load falls on all alike,
  * and the table gives each config's throughput as a ratio to the first one's.
  * Starts the real CLI server in a child process over the committed demo corpus (600 documents)
@@ -47,6 +49,17 @@ interface LevelResult {
   routedTo: Record<string, number>;
 }
 
+/** One timed run of one level against one server. */
+interface LevelRun {
+  readonly clients: number;
+  readonly latencies: readonly number[];
+  readonly errors: number;
+  readonly seconds: number;
+  readonly batches: number;
+  readonly queries: number;
+  readonly routedTo: Readonly<Record<string, number>>;
+}
+
 interface BatchStats {
   batches: number;
   queries: number;
@@ -57,7 +70,7 @@ async function batchStats(url: string): Promise<BatchStats> {
   return h.service.batching;
 }
 
-async function runLevel(url: string, clients: number, queries: readonly string[], k: number, seconds: number, maxRequests: number): Promise<LevelResult> {
+async function runLevel(url: string, clients: number, queries: readonly string[], k: number, seconds: number, maxRequests: number): Promise<LevelRun> {
   const latencies: number[] = [];
   const routedTo: Record<string, number> = {};
   let errors = 0;
@@ -88,22 +101,31 @@ async function runLevel(url: string, clients: number, queries: readonly string[]
   const elapsed = (performance.now() - t0) / 1000;
   const after = await batchStats(url);
   if (firstErrors.length > 0) console.error(`errors at ${clients} clients: ${firstErrors.join(" | ")}`);
-  const sorted = [...latencies].sort((a, b) => a - b);
+  return { clients, latencies, errors, seconds: elapsed, batches: after.batches - before.batches, queries: after.queries - before.queries, routedTo };
+}
+
+/** A level's runs (one per round) as one result: throughput over their summed time. */
+function summarize(runs: readonly LevelRun[]): LevelResult {
+  const sorted = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const round = (x: number): number => Math.round(x * 10) / 10;
-  const batches = after.batches - before.batches;
+  const seconds = runs.reduce((a, r) => a + r.seconds, 0);
+  const errors = runs.reduce((a, r) => a + r.errors, 0);
+  const batches = runs.reduce((a, r) => a + r.batches, 0);
+  const routedTo: Record<string, number> = {};
+  for (const r of runs) for (const [e, n] of Object.entries(r.routedTo)) routedTo[e] = (routedTo[e] ?? 0) + n;
   return {
-    clients,
-    requests: latencies.length + errors,
+    clients: runs[0]!.clients,
+    requests: sorted.length + errors,
     errors,
-    seconds: round(elapsed),
-    throughputPerSecond: round(latencies.length / elapsed),
+    seconds: round(seconds),
+    throughputPerSecond: round(sorted.length / seconds),
     latencyMs: {
       p50: round(percentile(sorted, 50)),
       p99: round(percentile(sorted, 99)),
       mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
       max: round(sorted[sorted.length - 1] ?? NaN),
     },
-    meanBatchSize: round((after.queries - before.queries) / Math.max(1, batches)),
+    meanBatchSize: round(runs.reduce((a, r) => a + r.queries, 0) / Math.max(1, batches)),
     batches,
     routedTo,
   };
@@ -112,16 +134,23 @@ async function runLevel(url: string, clients: number, queries: readonly string[]
 interface Config {
   readonly threads: number;
   readonly precision: string;
+  readonly sessions: number;
 }
+
+const label = (c: Config): string => `${c.threads}:${c.precision}:${c.sessions}`;
 
 function parseConfigs(): Config[] {
   const i = process.argv.indexOf("--configs");
-  const spec = i >= 0 ? process.argv[i + 1]! : `1:fp32;${availableParallelism()}:fp32;${availableParallelism()}:int8`;
+  const cores = availableParallelism();
+  const spec = i >= 0 ? process.argv[i + 1]! : `1:fp32;${cores}:fp32;1:fp32:${cores}`;
   return spec.split(";").map((c) => {
-    const [t, p] = c.split(":");
+    const [t, p, n] = c.split(":");
     const threads = Number(t);
-    if (!Number.isInteger(threads) || threads <= 0 || (p !== "fp32" && p !== "int8")) throw new Error(`--configs: "${c}" is not threads:fp32|int8`);
-    return { threads, precision: p };
+    const sessions = Number(n ?? "1");
+    if (!Number.isInteger(threads) || threads <= 0 || (p !== "fp32" && p !== "int8") || !Number.isInteger(sessions) || sessions <= 0) {
+      throw new Error(`--configs: "${c}" is not threads:fp32|int8[:sessions]`);
+    }
+    return { threads, precision: p, sessions };
   });
 }
 
@@ -129,6 +158,7 @@ async function main(): Promise<void> {
   const seconds = arg("--seconds", 20);
   const maxRequests = arg("--max-requests", 3000);
   const configs = parseConfigs();
+  const rounds = arg("--rounds", 1);
   const k = arg("--k", 10);
   const loadAtStart = Math.round(loadavg()[0]! * 100) / 100;
   const dir = mkdtempSync(join(tmpdir(), "rr-bench-service-"));
@@ -136,11 +166,11 @@ async function main(): Promise<void> {
   try {
     const queries = shuffled(demoQueries().map((q) => q.text), rng(7));
     for (const [ci, c] of configs.entries()) {
-      console.error(`config ${c.threads}:${c.precision}: preparing synthetic experts and pilots ...`);
+      console.error(`config ${label(c)}: preparing synthetic experts and pilots ...`);
       const setup = await prepareDemoRouting(join(dir, String(ci)));
       console.error("starting the server (indexes the demo corpus on first run) ...");
       const server = await spawnServer(
-        ["--store", setup.storeDir, "--experts", setup.expertsDir, "--pilots", setup.pilotsPath, "--corpus", setup.corpusPath, "--port", "0", "--read-only", "--threads", String(c.threads), "--precision", c.precision],
+        ["--store", setup.storeDir, "--experts", setup.expertsDir, "--pilots", setup.pilotsPath, "--corpus", setup.corpusPath, "--port", "0", "--read-only", "--threads", String(c.threads), "--precision", c.precision, "--sessions", String(c.sessions)],
         (line) => {
           if (!line.startsWith("indexing")) console.error(`  server: ${line}`);
         },
@@ -150,19 +180,24 @@ async function main(): Promise<void> {
       await runLevel(server.url, 4, queries, k, 60, WARMUP);
     }
 
-    const results: (LevelResult & Config)[] = [];
-    for (const clients of LEVELS) {
-      for (const [ci, c] of configs.entries()) {
-        console.error(`${c.threads}:${c.precision}, ${clients} concurrent client(s): up to ${maxRequests} requests or ${seconds} s ...`);
-        results.push({ ...c, ...(await runLevel(servers[ci]!.url, clients, queries, k, seconds, maxRequests)) });
+    // Round after round, every level, every config in turn: a change in the machine's load
+    // falls on all configs alike.
+    const runs = configs.map(() => LEVELS.map((): LevelRun[] => []));
+    for (let r = 0; r < rounds; r++) {
+      for (const [li, clients] of LEVELS.entries()) {
+        for (const [ci, c] of configs.entries()) {
+          console.error(`round ${r + 1}/${rounds}: ${label(c)}, ${clients} concurrent client(s): up to ${maxRequests} requests or ${seconds} s ...`);
+          runs[ci]![li]!.push(await runLevel(servers[ci]!.url, clients, queries, k, seconds, maxRequests));
+        }
       }
     }
+    const results: (LevelResult & Config)[] = LEVELS.flatMap((_, li) => configs.map((c, ci) => ({ ...c, ...summarize(runs[ci]![li]!) })));
 
     const first = (clients: number): number => results.find((r) => r.clients === clients)!.throughputPerSecond;
     const table = [
-      "| threads | precision | clients | requests | errors | throughput (req/s) | vs first config | p50 (ms) | p99 (ms) | mean batch |",
-      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-      ...results.map((r) => `| ${r.threads} | ${r.precision} | ${r.clients} | ${r.requests} | ${r.errors} | ${r.throughputPerSecond} | ${(r.throughputPerSecond / first(r.clients)).toFixed(2)}x | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.meanBatchSize} |`),
+      "| threads | precision | sessions | clients | requests | errors | throughput (req/s) | vs first config | p50 (ms) | p99 (ms) | mean batch |",
+      "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+      ...results.map((r) => `| ${r.threads} | ${r.precision} | ${r.sessions} | ${r.clients} | ${r.requests} | ${r.errors} | ${r.throughputPerSecond} | ${(r.throughputPerSecond / first(r.clients)).toFixed(2)}x | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${r.meanBatchSize} |`),
     ].join("\n");
     console.log(table);
     const out = {
@@ -177,7 +212,7 @@ async function main(): Promise<void> {
         k,
         configs,
         batching: { maxWaitMs: 5, maxBatch: 32 },
-        bounds: { secondsPerLevel: seconds, maxRequestsPerLevel: maxRequests },
+        bounds: { secondsPerLevel: seconds, maxRequestsPerLevel: maxRequests, rounds },
       },
       results,
       table,

@@ -108,6 +108,11 @@ export class RouterRetriever {
     return this.s.store.location;
   }
 
+  /** Encoder runs that can go at once (OpenOptions.sessions): how many searches to run side by side. */
+  get parallelism(): number {
+    return this.s.base.parallelism;
+  }
+
   get modelId(): string {
     return this.s.model.spec.id;
   }

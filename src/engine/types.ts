@@ -38,6 +38,11 @@ export interface OpenOptions {
   readonly rule?: RoutingRule;
   /** ONNX Runtime intra-op threads per session (default 1). */
   readonly threads?: number;
+  /**
+   * ONNX Runtime sessions per encoder (default 1), each on its own worker thread: that many
+   * encoder runs at once, e.g. one per core for a service's concurrent searches.
+   */
+  readonly sessions?: number;
   /** Encoder arithmetic for documents and queries (default "fp32"; see BertGraphOptions.precision). */
   readonly precision?: Precision;
   readonly onProgress?: (p: OpenProgress) => void;

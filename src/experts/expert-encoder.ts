@@ -20,8 +20,10 @@ import { stackExperts, type StackModule } from "./stack.js";
 import { BASE, checkExpertFits, DEFAULT_LORA_TARGETS, resolveTargets, type LoraExpert } from "./types.js";
 
 export interface ExpertEncoderOptions {
-  /** ORT intra-op threads (default 1, as Encoder). */
+  /** ORT intra-op threads per session (default 1, as Encoder). */
   readonly threads?: number;
+  /** Parallel ORT sessions, each on a worker thread (default 1, as Encoder). */
+  readonly sessions?: number;
   /** Base weights' arithmetic (default "fp32"); LoRA deltas stay float either way. */
   readonly precision?: Precision;
   /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
@@ -69,7 +71,7 @@ export class ExpertEncoder {
     // Targets are passed as full module paths, which matchesTarget accepts by equality.
     const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora: { kind: "stacked", targets: [...modules] }, precision: opts.precision, fusions: opts.fusions });
     const stackModules: StackModule[] = bg.lora.map((l) => ({ module: l.module, inFeatures: l.inFeatures, outFeatures: l.outFeatures, aInput: l.A.name, bInput: l.B.name }));
-    const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
+    const session = await CompiledGraph.create(bg.graph, { threads: opts.threads, sessions: opts.sessions });
     try {
       return new ExpertEncoder(model, session, bg.embedding.name, stackModules, experts);
     } catch (err) {
@@ -84,6 +86,11 @@ export class ExpertEncoder {
 
   get dims(): number {
     return this.model.spec.config.hiddenSize;
+  }
+
+  /** ORT sessions that can run at once (ExpertEncoderOptions.sessions). */
+  get parallelism(): number {
+    return this.session.parallelism;
   }
 
   /** The modules this session can adapt (fixed for its lifetime). */
@@ -177,7 +184,7 @@ export class ExpertEncoder {
       }
       return w;
     });
-    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b, state, rows));
+    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b, state, rows), this.session.parallelism);
   }
 
   private async runBatch(b: Batch, state: State, rows: readonly Float32Array[]): Promise<Float32Array> {

@@ -10,8 +10,10 @@ import type { ModelSpec } from "./spec.js";
 import { loadTokenizer, makeBatches, type Batch, type TextTokenizer } from "./tokenizer.js";
 
 export interface EncoderOptions {
-  /** ORT intra-op threads (default 1: measured faster than 2 for small batches here). */
+  /** ORT intra-op threads per session (default 1: measured faster than 2 for small batches here). */
   readonly threads?: number;
+  /** Parallel ORT sessions, each on a worker thread (default 1; see SessionOptions.sessions). */
+  readonly sessions?: number;
   /** Arithmetic of the linear layers (default "fp32"; see BertGraphOptions.precision). */
   readonly precision?: Precision;
   /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
@@ -58,25 +60,31 @@ export function tokenizeAll(model: LoadedModel, texts: readonly string[]): numbe
 
 /**
  * The batching loop every encoder shares: tokenize, length-sorted padded batches, one ORT run
- * per batch (`runBatch` returns its rows' vectors), rows written back in input order.
+ * per batch (`runBatch` returns its rows' vectors), rows written back in input order. Up to
+ * `parallel` runs are in flight at once (an encoder with that many sessions).
  */
-export async function encodeInBatches(model: LoadedModel, texts: readonly string[], opts: EncodeOptions, runBatch: (b: Batch) => Promise<Float32Array>): Promise<Float32Array> {
+export async function encodeInBatches(model: LoadedModel, texts: readonly string[], opts: EncodeOptions, runBatch: (b: Batch) => Promise<Float32Array>, parallel = 1): Promise<Float32Array> {
   const d = model.spec.config.hiddenSize;
   const out = new Float32Array(texts.length * d);
   const batches = makeBatches(tokenizeAll(model, texts), model.tokenizer.padId, opts.batchSize ?? 32, opts.maxTokens ?? 8192);
+  let next = 0;
   let done = 0;
   let tokens = 0;
-  for (const b of batches) {
-    const vecs = await runBatch(b);
-    b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
-    done += b.batchSize;
-    tokens += b.tokens;
-    opts.onProgress?.({ done, total: texts.length, tokens });
-    // Let timers and I/O run between batches: a session run settles as a microtask, so a long
-    // encode would otherwise hold the event loop for its whole length (a service's other
-    // requests, its timeouts, and a test runner's RPC all wait behind it).
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  const lane = async (): Promise<void> => {
+    while (next < batches.length) {
+      const b = batches[next++]!;
+      const vecs = await runBatch(b);
+      b.rows.forEach((row, i) => out.set(vecs.subarray(i * d, (i + 1) * d), row * d));
+      done += b.batchSize;
+      tokens += b.tokens;
+      opts.onProgress?.({ done, total: texts.length, tokens });
+      // Let timers and I/O run between batches: a session run on this thread settles as a
+      // microtask, so a long encode would otherwise hold the event loop for its whole length (a
+      // service's other requests, its timeouts, and a test runner's RPC all wait behind it).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, batches.length)) }, lane));
   return out;
 }
 
@@ -96,12 +104,17 @@ export class Encoder {
     return this.model.spec.config.hiddenSize;
   }
 
+  /** ORT sessions that can run at once (EncoderOptions.sessions). */
+  get parallelism(): number {
+    return this.session.parallelism;
+  }
+
   static async create(model: LoadedModel, opts: EncoderOptions = {}): Promise<Encoder> {
     const { spec, weights } = model;
     const lora: LoraGraphMode = { kind: "none" };
     const precision = opts.precision ?? "fp32";
     const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, fusions: opts.fusions });
-    const session = await CompiledGraph.create(bg.graph, { threads: opts.threads });
+    const session = await CompiledGraph.create(bg.graph, { threads: opts.threads, sessions: opts.sessions });
     return new Encoder(model, session, bg.embedding.name, precision);
   }
 
@@ -114,7 +127,7 @@ export class Encoder {
   }
 
   async encode(texts: readonly string[], opts: EncodeOptions = {}): Promise<Float32Array> {
-    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b));
+    return encodeInBatches(this.model, texts, opts, (b) => this.runBatch(b), this.session.parallelism);
   }
 
   private async runBatch(b: Batch): Promise<Float32Array> {

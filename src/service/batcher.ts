@@ -6,10 +6,11 @@
  * per batch, bounded waiting and fairness under load.
  *
  * A batch leaves when `maxBatch` queries are queued, or `maxWaitMs` after the first one
- * arrived, whichever comes first. Only one batch runs at a time: requests arriving meanwhile
- * queue up and leave together as soon as it finishes (without a further wait, since they have
- * already waited). The queue is bounded; past `maxQueue` a request is refused at once
- * (OVERLOADED, 503) rather than left to time out.
+ * arrived, whichever comes first. At most `concurrency` batches run at a time (default 1; the
+ * service sets it to the engine's parallel encoder sessions, so each core has a batch):
+ * requests arriving while all are busy queue up and leave together as soon as one finishes
+ * (without a further wait, since they have already waited). The queue is bounded; past
+ * `maxQueue` a request is refused at once (OVERLOADED, 503) rather than left to time out.
  */
 import { HttpError } from "./errors.js";
 
@@ -17,6 +18,8 @@ export interface BatcherOptions {
   readonly maxWaitMs?: number;
   readonly maxBatch?: number;
   readonly maxQueue?: number;
+  /** Batches run at once (default 1). */
+  readonly concurrency?: number;
 }
 
 export interface BatcherStats {
@@ -39,11 +42,12 @@ interface Item<R> {
 export class MicroBatcher<R> {
   private queue: Item<R>[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly running = new Set<Promise<void>>();
   private stats = { batches: 0, queries: 0, largestBatch: 0 };
   readonly maxWaitMs: number;
   readonly maxBatch: number;
   readonly maxQueue: number;
+  readonly concurrency: number;
 
   constructor(
     private readonly run: BatchRunner<R>,
@@ -54,6 +58,8 @@ export class MicroBatcher<R> {
     this.maxWaitMs = opts.maxWaitMs ?? 5;
     this.maxBatch = opts.maxBatch ?? 32;
     this.maxQueue = opts.maxQueue ?? 1024;
+    this.concurrency = opts.concurrency ?? 1;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${this.concurrency}`);
   }
 
   submit(query: string, k: number): Promise<R> {
@@ -72,15 +78,14 @@ export class MicroBatcher<R> {
 
   /** Resolves once everything queued so far has been answered. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.running) {
-      if (this.timer) this.flushNow();
-      await this.running;
-      if (!this.running && this.queue.length > 0) this.flushNow();
+    while (this.queue.length > 0 || this.running.size > 0) {
+      if (this.timer || this.running.size === 0) this.flushNow();
+      await Promise.all(this.running);
     }
   }
 
   private schedule(): void {
-    if (this.running) return; // the running batch's completion flushes the queue
+    if (this.running.size >= this.concurrency) return; // a running batch's completion flushes the queue
     if (this.queue.length >= this.maxBatch) this.flushNow();
     else this.timer ??= setTimeout(() => this.flushNow(), this.maxWaitMs);
   }
@@ -88,12 +93,14 @@ export class MicroBatcher<R> {
   private flushNow(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.running = this.execute(batch).finally(() => {
-      this.running = undefined;
-      if (this.queue.length > 0) this.flushNow();
-    });
+    while (this.running.size < this.concurrency && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      const run: Promise<void> = this.execute(batch).finally(() => {
+        this.running.delete(run);
+        if (this.queue.length > 0) this.flushNow();
+      });
+      this.running.add(run);
+    }
   }
 
   private async execute(batch: Item<R>[]): Promise<void> {

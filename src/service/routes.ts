@@ -19,6 +19,8 @@ import type { AddDomainOptions, AddDomainResult } from "../workflows/add-domain.
  */
 export type ServiceEngine = Pick<RouterRetriever, "searchBatch" | "listExperts" | "addExpert" | "removeExpert" | "addDocuments" | "health"> & {
   readonly addDomain: (o: AddDomainOptions) => Promise<AddDomainResult>;
+  /** Search batches the engine can run side by side (its parallel encoder sessions; default 1). */
+  readonly parallelism?: number;
 };
 
 export interface ServiceLimits {

@@ -89,6 +89,7 @@ export function serviceEngine(rr: RouterRetriever): ServiceEngine {
     addDocuments: (docs, o) => rr.addDocuments(docs, o),
     health: () => rr.health(),
     addDomain: (o) => addDomain(rr, o),
+    parallelism: rr.parallelism,
   };
 }
 
@@ -99,7 +100,9 @@ export async function startService(rrOrEngine: RouterRetriever | ServiceEngine, 
   const loopback = isLoopbackHost(host);
   const limits: ServiceLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const log = opts.log ?? ((line: string) => process.stderr.write(line + "\n"));
-  const batcher = new MicroBatcher<SearchResult>((q, k) => engine.searchBatch(q, k), (r, k) => (r.hits.length > k ? { ...r, hits: r.hits.slice(0, k) } : r), opts.batching);
+  // One batch in flight per encoder session the engine has (a core each, with serve's defaults).
+  const batching: BatcherOptions = { ...opts.batching, concurrency: opts.batching?.concurrency ?? engine.parallelism ?? 1 };
+  const batcher = new MicroBatcher<SearchResult>((q, k) => engine.searchBatch(q, k), (r, k) => (r.hits.length > k ? { ...r, hits: r.hits.slice(0, k) } : r), batching);
   const files = new StaticFiles(opts.staticDir);
   const token = opts.readOnly ? undefined : opts.token;
   const ctx: RouteContext = {
@@ -111,7 +114,7 @@ export async function startService(rrOrEngine: RouterRetriever | ServiceEngine, 
     jobThreads: opts.jobThreads ?? 1,
     writesDisabledReason: opts.readOnly ? "this server was started with --read-only" : "write endpoints are disabled: the server was started without a token",
     openapi: () => openApiDocument(limits, SERVICE_VERSION),
-    stats: () => ({ batching: { ...batcher.getStats(), maxWaitMs: batcher.maxWaitMs, maxBatch: batcher.maxBatch }, limits, writes: token !== undefined }),
+    stats: () => ({ batching: { ...batcher.getStats(), maxWaitMs: batcher.maxWaitMs, maxBatch: batcher.maxBatch, concurrency: batcher.concurrency }, limits, writes: token !== undefined }),
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

@@ -27,6 +27,7 @@ interface ServeFlags {
   pilotDomains?: string;
   model: string;
   threads: string;
+  sessions: string;
   precision: string;
   host: string;
   port: string;
@@ -55,7 +56,8 @@ export function serveCommand(): Command {
     .option("--read-only", "disable write endpoints")
     .option("--max-body <bytes>", "largest request body", String(1 << 20))
     .option("--batch-wait <ms>", "longest wait to fill a search batch", "5")
-    .option("--batch-max <n>", "most queries per search batch", "32"),
+    .option("--batch-max <n>", "most queries per search batch", "32")
+    .option("--sessions <n>", "ONNX Runtime sessions per encoder, each on its own worker thread, answering search batches side by side", "1"),
     { quiet: "no progress output" },
   ).action(async (flags: ServeFlags) => {
       const demo = flags.store === undefined;
@@ -103,6 +105,7 @@ export function serveCommand(): Command {
         pilotsPath,
         model: flags.model,
         threads: threadsFlag(flags),
+        sessions: positiveInt(flags.sessions, "--sessions"),
         precision: precisionFlag(flags),
         rule: routerFlag(flags.router),
         pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,

@@ -94,11 +94,12 @@ async function openWithStore(
   progress("sessions", 0, 2);
   const threads = opts.threads ?? 1;
   const precision = opts.precision ?? "fp32";
-  const base = await Encoder.create(model, { threads, precision });
+  const sessions = opts.sessions ?? 1;
+  const base = await Encoder.create(model, { threads, precision, sessions });
   progress("sessions", 1, 2);
   let experts: ExpertEncoder;
   try {
-    experts = await ExpertEncoder.create(model, loaded, { threads, precision });
+    experts = await ExpertEncoder.create(model, loaded, { threads, precision, sessions });
   } catch (err) {
     await base.close();
     throw err;
