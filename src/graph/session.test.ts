@@ -31,7 +31,7 @@ describe("CompiledGraph with parallel sessions", () => {
       expect(inline.parallelism).toBe(1);
       expect(pool.parallelism).toBe(2);
       const seeds = Array.from({ length: 12 }, (_, i) => i + 1);
-      const expected = [];
+      const expected: Awaited<ReturnType<CompiledGraph["run"]>>[] = [];
       for (const s of seeds) expected.push(await inline.run(feedFor(s, s)));
       const got = await Promise.all(seeds.map((s) => pool.run(feedFor(s, s))));
       got.forEach((out, i) => {
