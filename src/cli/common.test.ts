@@ -23,6 +23,10 @@ describe("CLI model options", () => {
     expect(commands.get("train-expert")!.options.some((o) => o.long === "--precision")).toBe(false);
   });
 
+  it("serve answers with an ONNX session per core by default (--sessions; --threads then 1 per session unless given)", () => {
+    expect(optionDefault(commands.get("serve")!, "--sessions")).toBe(String(availableParallelism()));
+  });
+
   it("train-expert and add-domain take the same training flags, each with its own recipe's defaults", () => {
     // Worded once (--max-pairs names what each trains on).
     const flags = ["--epochs", "--patience", "--batch-size", "--lr", "--seed", "--evidence-queries", "--cache", "--json", "--quiet"];

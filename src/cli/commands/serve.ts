@@ -15,7 +15,7 @@ import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
 import { isPostgresUrl, redactStoreLocation } from "../../store/open.js";
-import { addCommandOptions, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
+import { addCommandOptions, defaultThreads, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -57,9 +57,9 @@ export function serveCommand(): Command {
     .option("--max-body <bytes>", "largest request body", String(1 << 20))
     .option("--batch-wait <ms>", "longest wait to fill a search batch", "5")
     .option("--batch-max <n>", "most queries per search batch", "32")
-    .option("--sessions <n>", "ONNX Runtime sessions per encoder, each on its own worker thread, answering search batches side by side", "1"),
+    .option("--sessions <n>", "ONNX Runtime sessions per encoder, each on its own worker thread, answering search batches side by side; with more than one, --threads defaults to 1 per session (default: the machine's cores)", String(defaultThreads())),
     { quiet: "no progress output" },
-  ).action(async (flags: ServeFlags) => {
+  ).action(async (flags: ServeFlags, cmd: Command) => {
       const demo = flags.store === undefined;
       const paths = demoPaths();
       const storeDir = flags.store ?? paths.storeDir;
@@ -90,6 +90,9 @@ export function serveCommand(): Command {
         jobThreads: positiveInt(flags.threads, "--threads"),
         batching: { maxWaitMs: Number(flags.batchWait), maxBatch: positiveInt(flags.batchMax, "--batch-max") },
       };
+      // A session per core, one thread each (bench/service.ts: faster under load than one
+      // session on every core); an explicit --threads still applies to each session.
+      const sessions = positiveInt(flags.sessions, "--sessions");
       // Refuse an unsafe configuration before spending seconds loading the model.
       checkServiceOptions(serviceOpts);
       const say = (m: string): void => {
@@ -104,8 +107,8 @@ export function serveCommand(): Command {
         expertsDir,
         pilotsPath,
         model: flags.model,
-        threads: threadsFlag(flags),
-        sessions: positiveInt(flags.sessions, "--sessions"),
+        threads: sessions > 1 && cmd.getOptionValueSource("threads") === "default" ? 1 : threadsFlag(flags),
+        sessions,
         precision: precisionFlag(flags),
         rule: routerFlag(flags.router),
         pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,
