@@ -130,8 +130,9 @@ async function loadPostgres(url: string, spec: StoreSpec, ids: readonly string[]
   const notices: string[] = [];
   client.on("notice", (n) => notices.push(n.message ?? String(n)));
   try {
-    await client.query("DROP INDEX IF EXISTS rr_documents_hnsw");
+    // Opened first: opening creates the schema, the HNSW index included, which the load must not maintain row by row.
     const store = await openPostgresStore(url, spec);
+    await client.query("DROP INDEX IF EXISTS rr_documents_hnsw");
     const t0 = performance.now();
     try {
       const batch = 10_000; // one transaction per append
