@@ -13,6 +13,9 @@
  *   held-out     the same pseudo-queries restricted to those the trainer held out for dev
  *                (the expert never trained on them)
  *   unsaturated  as-built minus the pseudo-queries on which base and expert both score 1
+ *   sentence     500 new pseudo-queries scored here: a sentence of a document's body (never its
+ *                title, which is what the expert trained on when the document has one), cut to
+ *                32 words, relevant to its own document
  *
  * For each: the evidence's mean nDCG@10 of base and expert, and over the test queries: how many
  * have the new expert on top, the mean weight it gets in the soft mix, and its mean knn margin
@@ -23,19 +26,21 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadBeirDataset } from "../src/data/beir.js";
+import { documentText, loadBeirDataset, type Qrels } from "../src/data/beir.js";
 import { holdOutDev, pseudoQueryPairs } from "../src/data/pairs.js";
 import { evaluateDataset } from "../src/evaluation/evaluate.js";
 import { ExpertEncoder } from "../src/experts/expert-encoder.js";
 import { loadExpert } from "../src/experts/peft.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
-import { evidenceLibrary, loadRoutingEvidence, mergeLibraries, type RoutingEvidence } from "../src/routing/evidence.js";
+import { buildRoutingEvidence, evidenceLibrary, loadRoutingEvidence, mergeLibraries, type RoutingEvidence } from "../src/routing/evidence.js";
 import { loadPilotLibrary } from "../src/routing/persist.js";
 import { route } from "../src/routing/router.js";
 import { BASE, DEFAULT_RULE } from "../src/routing/types.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
+import { rng, shuffled } from "../src/util/random.js";
+import { corpusVectors } from "../src/vectors/encode-corpus.js";
 
 const { values } = parseArgs({
   options: {
@@ -81,6 +86,21 @@ for (const name of values.datasets!.split(",")) {
     unsaturated: { ...asBuilt, items: asBuilt.items.filter((it) => !(it.scores[BASE] === 1 && it.scores[name] === 1)) },
   };
 
+  // Body sentences: one per document (seeded), 500 documents sampled, scored over the same documents.
+  const rand = rng(1);
+  const sentQ: { id: string; text: string }[] = [];
+  const sentQrels: Qrels = new Map();
+  for (const d of docs) {
+    const sentences = d.text.split(/(?<=[.!?])\s+/).map((x) => x.trim().replace(/\s+/g, " ")).filter((x) => x.split(" ").length >= 4);
+    if (sentences.length === 0) continue;
+    const text = sentences[Math.floor(rand() * sentences.length)]!.split(" ").slice(0, 32).join(" ");
+    sentQ.push({ id: `sentence-${d.id}`, text });
+    sentQrels.set(`sentence-${d.id}`, new Map([[d.id, 1]]));
+  }
+  const picked = shuffled(sentQ, rng(2)).slice(0, 500);
+  const byId = new Map(docs.map((d) => [d.id, d]));
+  const index = (await corpusVectors(base, asBuilt.documentIds.map((id) => ({ id, text: documentText(byId.get(id)!) })))).index;
+
   // Test queries: base vectors (what the router reads) and each candidate alone.
   const texts = ds.queries.map((q) => q.text);
   const qv = await base.encode(texts);
@@ -90,6 +110,14 @@ for (const name of values.datasets!.split(",")) {
     const ev = await evaluateDataset(ds, base, { ks: [10], encodeQueries: async (t) => (id === BASE ? base.encode(t) : enc.encode(t, id)) });
     return new Map([...ev.perQuery].map(([q, m]) => [q, m["ndcg@10"]!]));
   };
+  variants.sentence = await buildRoutingEvidence({
+    encoder: enc,
+    expert: name,
+    domain: { name, index, queries: picked, qrels: sentQrels, ignoreIdenticalIds: asBuilt.ignoreIdenticalIds },
+    querySource: "pseudo",
+    maxQueries: 500,
+    seed: 0,
+  });
   const pb = await perQuery(BASE);
   const pe = await perQuery(name);
   await enc.close();

@@ -234,6 +234,7 @@ writeJsonAtomic(join(values.out!, "results.json"), { used: usedInfo, datasets: r
 
 // Table (x100, like results/experiment/table1.md).
 type Row = { documents: number; testQueries: number; base: number; expertAlone: number; routed: number; routedScored: number; routes: Record<string, number>; addDomain: { seconds: { total: number } } };
+type Diag = { evidence: { base: number; expert: number; gain: number; bothPerfect: number; queries: number }; testGain: { mean: number }; newExpertWeight: { mean: number }; newExpertMargin: { mean: number } };
 const f = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   "# Each no-expert dataset as \"the new domain\": nDCG@10 (x100), test queries",
@@ -246,6 +247,20 @@ const lines = [
 ];
 for (const [name, r] of Object.entries(results as Record<string, Row>)) {
   lines.push(`| ${name} | ${r.documents} | ${r.testQueries} | ${f(r.base)} | ${f(r.expertAlone)} | ${f(r.routed)} | ${f(r.routedScored)} | ${Object.entries(r.routes).map(([e, n]) => `${e} ${n}`).join(", ")} | ${r.addDomain.seconds.total.toFixed(0)} |`);
+}
+lines.push(
+  "",
+  "Why the routes (routed column): the knn rule gives the new expert its gain over the base on the pseudo-queries among a query's",
+  `128 nearest labelled queries; it is on top where that gain beats the base margin (${DEFAULT_RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
+  "test queries, each model alone (read after the fact, never used by the router).",
+  "",
+  "| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+0.05 |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+);
+for (const [name, r] of Object.entries(results as Record<string, Row & Diag>)) {
+  lines.push(
+    `| ${name} | ${f(r.evidence.base)}, ${f(r.evidence.expert)} | ${f(r.evidence.gain)} | ${r.evidence.bothPerfect} of ${r.evidence.queries} | ${f(r.testGain.mean)} | ${r.routes[name] ?? 0} of ${r.testQueries} | ${r.newExpertWeight.mean.toFixed(2)} | ${r.newExpertMargin.mean.toFixed(3)} |`,
+  );
 }
 mkdirSync(values.out!, { recursive: true });
 writeFileAtomic(join(values.out!, "table.md"), lines.join("\n") + "\n");
