@@ -6,7 +6,6 @@ import { defaultDomains, runExperiment } from "../../experiment/run.js";
 import { table1, writeExperiment } from "../../experiment/report.js";
 import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
-import { savePilotLibrary } from "../../routing/persist.js";
 import { sharedDatasetsDir } from "../../util/paths.js";
 import { addCommandOptions, requireDir, requireOutputDir, positiveInt, precisionFlag, printJson, threadsFlag, type CommonFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
@@ -21,10 +20,9 @@ export function experimentCommand(): Command {
       .option("--multitask <dir>", "the Multi-Task LoRA (default <experts>/multitask when present)")
       .option("--pilot-queries <n>", "training queries per domain for the pilot library: all (Algorithm 1) or a number", "all")
       .option("--seed <n>", "seed for sampling", "0")
-      .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment")
-      .option("--save-labelled-pilots <file>", "also save the pilot library with its labelled queries (what the knn rule routes with; large with --pilot-queries all)"),
+      .option("--out <dir>", "where to write table1.md, results.json and the SVGs", "results/experiment"),
     { cache: true, json: "the systems' scores as JSON", quiet: true },
-  ).action(async (flags: CommonFlags & { datasets?: string; names: string; experts: string; multitask?: string; pilotQueries: string; seed: string; out: string; saveLabelledPilots?: string }) => {
+  ).action(async (flags: CommonFlags & { datasets?: string; names: string; experts: string; multitask?: string; pilotQueries: string; seed: string; out: string }) => {
     const datasets = flags.datasets ?? sharedDatasetsDir();
     if (!datasets) throw new RouterRetrieverError("NOT_FOUND", "no datasets folder: pass --datasets (../shared/datasets is absent)");
     const names = flags.names.split(",").map((n) => n.trim()).filter(Boolean);
@@ -58,7 +56,6 @@ export function experimentCommand(): Command {
     bar?.stop();
     const command = `routerretriever experiment ${process.argv.slice(3).join(" ")}`.trim();
     writeExperiment(flags.out, res, command);
-    if (flags.saveLabelledPilots) savePilotLibrary(flags.saveLabelledPilots, res.library, res.labels);
     if (flags.json) printJson(res.systems);
     else console.log(table1(res));
   });
