@@ -1,8 +1,9 @@
 /**
  * Each of cranfield, cisi and cacm treated in turn as "the new domain" (issue 13): a fresh
  * store with the existing experts (default results/experts: scifact, arguana, cosqa) and the
- * experiment's pilot library restricted to their own three domains (its pilots for cranfield,
- * cisi and cacm are dropped, so the router knows nothing of the new domain), then `addDomain`
+ * demo's labelled pilot library restricted to their own three domains (its labelled queries and
+ * pilots of cranfield, cisi and cacm are dropped, so the router knows nothing of the new domain;
+ * the labels are kept, because the default router, knn, routes with them), then `addDomain`
  * with the new corpus alone: documents stored, an expert trained on pseudo-queries, registered
  * with routing evidence from those same pseudo-queries. No test query is used before the
  * evaluation.
@@ -38,6 +39,7 @@ import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { describeRule } from "../src/routing/router.js";
 import { loadPilotLibrary, savePilotLibrary } from "../src/routing/persist.js";
+import { libraryFromLabels, type PilotLabels } from "../src/routing/pilots.js";
 import { BASE, DEFAULT_RULE } from "../src/routing/types.js";
 import { writeFileAtomic, writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
@@ -49,7 +51,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     work: { type: "string", default: "/tmp/rr-new-domain" },
     experts: { type: "string", default: join(projectRoot, "results", "experts") },
-    pilots: { type: "string", default: join(projectRoot, "results", "experiment", "pilots.json") },
+    pilots: { type: "string", default: join(projectRoot, "demo", "pilots.json") },
     out: { type: "string", default: join(projectRoot, "results", "new-domain") },
     // Smoke runs only (the reported table uses addDomain's defaults).
     epochs: { type: "string" },
@@ -63,20 +65,26 @@ const EXISTING = ["scifact", "arguana", "cosqa"];
 const work = values.work!;
 const model = loadModel(defaultModelSpec());
 const log = (m: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const sha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 const shown = (p: string): string => (p.startsWith(projectRoot) ? relative(projectRoot, p) : p);
 
-// The existing library: the experiment's (copied on the first run, like the experts below),
-// restricted to the existing experts' domains.
+// The existing library: the demo's labelled one (copied on the first run, like the experts
+// below), restricted to the existing experts' domains, labels included: the default router
+// (knn) routes with the labelled queries, and without them the engine would fall back to the
+// centroid rule. Its labelled queries of cranfield, cisi and cacm are dropped with their pilots,
+// so the router knows nothing of the new domain.
 mkdirSync(work, { recursive: true });
 const pilotsUsed = join(work, "pilots-source.json");
 if (!existsSync(pilotsUsed)) cpSync(values.pilots!, pilotsUsed);
 const loaded = loadPilotLibrary(pilotsUsed, model.spec.id);
+if (!loaded.labels) throw new Error(`${values.pilots}: the pilot library has no labelled queries; the default router (${describeRule(DEFAULT_RULE)}) needs them (demo/pilots.json has them)`);
 const keep = new Set(EXISTING);
-const existing = { ...loaded.library, domains: loaded.library.domains.filter((d) => keep.has(d)), pilots: loaded.library.pilots.filter((p) => keep.has(p.domain)) };
-mkdirSync(work, { recursive: true });
+const keptLabels: PilotLabels = { ...loaded.labels, domains: loaded.labels.domains.filter((d) => keep.has(d.name)), labels: loaded.labels.labels.filter((l) => keep.has(l.domain)) };
+for (const e of EXISTING) if (!keptLabels.labels.some((l) => l.domain === e)) throw new Error(`${values.pilots}: no labelled query of ${e}`);
+const existing = libraryFromLabels(keptLabels);
 const libPath = join(work, "pilots-existing.json");
-savePilotLibrary(libPath, existing);
+savePilotLibrary(libPath, existing, keptLabels);
 
 const made = (name: string): string => join(work, name, "add-domain.json");
 // The existing experts as they are now, copied once: the lead retrains them from time to time,
@@ -147,29 +155,65 @@ for (const name of values.datasets!.split(",")) {
   const all = [...EXISTING, name].map((e) => loadExpert(join(expertsDir, e), model, { id: e }));
   const enc = await ExpertEncoder.create(model, all, { threads });
   const texts = ds.queries.map((q) => q.text);
-  const alone = async (id: string): Promise<number> =>
-    (await evaluateDataset(ds, base, { ks: [10], encodeQueries: async (t) => (id === BASE ? base.encode(t) : enc.encode(t, id)) })).mean["ndcg@10"]!;
+  const perQuery = new Map<string, Map<string, number>>();
+  const alone = async (id: string): Promise<number> => {
+    const ev = await evaluateDataset(ds, base, { ks: [10], encodeQueries: async (t) => (id === BASE ? base.encode(t) : enc.encode(t, id)) });
+    perQuery.set(id, new Map([...ev.perQuery].map(([q, m]) => [q, m["ndcg@10"]!])));
+    return ev.mean["ndcg@10"]!;
+  };
+  const baseNdcg = await alone(BASE);
+  const expertNdcg = await alone(name);
   // Routed: the engine's own search (soft mix and all) over the store, which holds exactly the new domain's documents.
-  const routed = async (): Promise<{ ndcg: number; routes: Record<string, number> }> => {
+  const routed = async () => {
     const res = await rr.searchBatch(texts, 10);
+    const notes = new Set(res.map((r) => r.routingNote).filter((n) => n !== undefined));
+    if (notes.size > 0) throw new Error(`${name}: the router did not route with its rule: ${[...notes].join("; ")}`);
     const run = new Map(ds.queries.map((q, i) => [q.id, res[i]!.hits.map((h) => ({ id: h.id, score: h.score }))]));
     const routes: Record<string, number> = {};
     for (const r of res) routes[r.expert] = (routes[r.expert] ?? 0) + 1;
-    return { ndcg: evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"]!, routes };
+    // How much of the mix went to the new expert, and its knn margin over the (biased) base.
+    const w = res.map((r) => r.weights[name] ?? 0);
+    const margin = res.map((r) => (r.scores[name] ?? Number.NaN) - (r.scores[BASE] ?? Number.NaN) - (DEFAULT_RULE.baseBias ?? 0));
+    const finite = margin.filter((m) => Number.isFinite(m));
+    return {
+      ndcg: evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"]!,
+      routes,
+      newExpertWeight: { mean: mean(w), atLeastHalf: w.filter((x) => x >= 0.5).length, above0: w.filter((x) => x > 0).length },
+      newExpertMargin: { mean: mean(finite), min: Math.min(...finite), max: Math.max(...finite), finite: finite.length },
+    };
   };
   const r1 = await routed();
   const scored = await rr.scoreExpertsOnDomain(name);
   const r2 = await routed();
+  // The evidence the new expert was registered with: its pseudo-queries' nDCG@10, base vs expert.
+  const evidence = JSON.parse(readFileSync(join(expertsDir, name, "routing.json"), "utf8")) as { items: { text: string; scores: Record<string, number> }[] };
+  const evBase = evidence.items.map((it) => it.scores[BASE]!);
+  const evExp = evidence.items.map((it) => it.scores[name]!);
+  // On the test queries (used only here, after the fact): where the expert alone beats the base.
+  const testGain = [...perQuery.get(name)!].map(([q, v]) => v - perQuery.get(BASE)!.get(q)!);
   const row = {
     documents: ds.corpus.length,
     testQueries: ds.queries.length,
-    base: await alone(BASE),
-    expertAlone: await alone(name),
+    base: baseNdcg,
+    expertAlone: expertNdcg,
     routed: r1.ndcg,
     routes: r1.routes,
     routedScored: r2.ndcg,
     routesScored: r2.routes,
     scoredExperts: scored.scored,
+    newExpertWeight: r1.newExpertWeight,
+    newExpertMargin: r1.newExpertMargin,
+    newExpertWeightScored: r2.newExpertWeight,
+    evidence: {
+      queries: evidence.items.length,
+      base: mean(evBase),
+      expert: mean(evExp),
+      gain: mean(evExp) - mean(evBase),
+      bothPerfect: evidence.items.filter((_, i) => evBase[i] === 1 && evExp[i] === 1).length,
+      expertBetter: evidence.items.filter((_, i) => evExp[i]! > evBase[i]!).length,
+      baseBetter: evidence.items.filter((_, i) => evExp[i]! < evBase[i]!).length,
+    },
+    testGain: { mean: mean(testGain), expertBetter: testGain.filter((g) => g > 0).length, baseBetter: testGain.filter((g) => g < 0).length },
     addDomain: JSON.parse(readFileSync(made(name), "utf8")),
   };
   log(`${name}: ${JSON.stringify(row)}`);
@@ -184,24 +228,39 @@ const usedInfo = {
   rule: describeRule(DEFAULT_RULE),
   // Copied from --experts when the work folder was first made (a later run reuses that copy).
   experts: Object.fromEntries(EXISTING.map((e) => [e, { copiedFrom: shown(join(values.experts!, e)), adapterSha256: sha256(join(used, e, "adapter_model.safetensors")) }])),
-  pilots: { copiedFrom: shown(values.pilots!), sha256: sha256(pilotsUsed), domainsKept: existing.domains },
+  pilots: { copiedFrom: shown(values.pilots!), sha256: sha256(pilotsUsed), domainsKept: existing.domains, labelledQueriesKept: keptLabels.labels.length },
 };
 writeJsonAtomic(join(values.out!, "results.json"), { used: usedInfo, datasets: results });
 
 // Table (x100, like results/experiment/table1.md).
 type Row = { documents: number; testQueries: number; base: number; expertAlone: number; routed: number; routedScored: number; routes: Record<string, number>; addDomain: { seconds: { total: number } } };
+type Diag = { evidence: { base: number; expert: number; gain: number; bothPerfect: number; queries: number }; testGain: { mean: number }; newExpertWeight: { mean: number }; newExpertMargin: { mean: number } };
 const f = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   "# Each no-expert dataset as \"the new domain\": nDCG@10 (x100), test queries",
   "",
   "Produced by: `npx tsx bench/new-domain.ts" + (values.datasets !== "cranfield,cisi,cacm" ? ` --datasets ${values.datasets}` : "") + ` --threads ${threads}\` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).`,
-  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains. Router: ${usedInfo.rule}.`,
+  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains (${keptLabels.labels.length} labelled queries). Router: ${usedInfo.rule} (the default).`,
   "",
   "| new domain | docs | test queries | base | new expert alone | routed | routed, existing experts scored on it | routes (routed) | addDomain s |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
 ];
 for (const [name, r] of Object.entries(results as Record<string, Row>)) {
   lines.push(`| ${name} | ${r.documents} | ${r.testQueries} | ${f(r.base)} | ${f(r.expertAlone)} | ${f(r.routed)} | ${f(r.routedScored)} | ${Object.entries(r.routes).map(([e, n]) => `${e} ${n}`).join(", ")} | ${r.addDomain.seconds.total.toFixed(0)} |`);
+}
+lines.push(
+  "",
+  "Why the routes (routed column): the knn rule gives the new expert its gain over the base on the pseudo-queries among a query's",
+  `128 nearest labelled queries; it is on top where that gain beats the base margin (${DEFAULT_RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
+  "test queries, each model alone (read after the fact, never used by the router).",
+  "",
+  "| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+0.05 |",
+  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+);
+for (const [name, r] of Object.entries(results as Record<string, Row & Diag>)) {
+  lines.push(
+    `| ${name} | ${f(r.evidence.base)}, ${f(r.evidence.expert)} | ${f(r.evidence.gain)} | ${r.evidence.bothPerfect} of ${r.evidence.queries} | ${f(r.testGain.mean)} | ${r.routes[name] ?? 0} of ${r.testQueries} | ${r.newExpertWeight.mean.toFixed(2)} | ${r.newExpertMargin.mean.toFixed(3)} |`,
+  );
 }
 mkdirSync(values.out!, { recursive: true });
 writeFileAtomic(join(values.out!, "table.md"), lines.join("\n") + "\n");

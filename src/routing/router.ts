@@ -128,13 +128,17 @@ export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array
   return { k, index, sim };
 }
 
+/** Instances are immutable: their domain count is computed once, not on every route() call. */
+const domainCounts = new WeakMap<PilotInstances, number>();
+
 /**
  * The neighbours that vote: the rule's k, but never more than an average domain holds, so in a
  * small library the vote stays local instead of averaging every domain (with the experiment's
  * 9,300 labelled queries over six domains, and the demo's 1,800, k = 128 is unchanged).
  */
 export function knnNeighbours(inst: PilotInstances, k: number): number {
-  const domains = new Set(inst.domains).size;
+  let domains = domainCounts.get(inst);
+  if (domains === undefined) domainCounts.set(inst, (domains = new Set(inst.domains).size));
   return Math.max(1, Math.min(k, Math.floor(inst.count / Math.max(1, domains))));
 }
 

@@ -13,7 +13,7 @@ import { startPgliteServer, type PgliteServer } from "../../test/support/pglite-
 import pgDriver from "pg";
 import { openStore, redactStoreLocation } from "./open.js";
 import { vectorLiteral } from "./postgres/connect.js";
-import { DEFAULT_EF_SEARCH, SEARCH_SQL, searchSettings } from "./postgres/index.js";
+import { DEFAULT_EF_SEARCH, INSERT_BATCH, SEARCH_SQL, searchSettings } from "./postgres/index.js";
 import type { Store, StoreSpec } from "./types.js";
 
 const DIMS = 16;
@@ -284,6 +284,26 @@ describe("postgres store shared by several processes", () => {
       const got = await s.vectorsOf([edited.id, docs[9]!.id]);
       for (let i = 0; i < DIMS; i++) expect(got[i]).toBeCloseTo(rows[i]!, 6);
       for (let i = 0; i < DIMS; i++) expect(got[DIMS + i]).toBeCloseTo(vectors[9 * DIMS + i]!, 6);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("appends more rows than one INSERT statement holds: all or none, vectors stored bit for bit", async () => {
+    const n = INSERT_BATCH + 7;
+    const big = Array.from({ length: n }, (_, i) => ({ id: `big-${i}`, title: "", text: `big ${i}` }));
+    const rows = unitRows(n, 777);
+    const s = await openStore(url(), SPEC, { exactSearch: true });
+    try {
+      const before = await s.count();
+      // A stored id in the second statement fails the append, and the first statement's rows go too.
+      const err = await s.append([...big, docs[0]!], new Float32Array([...rows, ...unitRows(1, 1)])).catch((e: unknown) => e);
+      expect((err as RouterRetrieverError).code).toBe("CONFLICT");
+      expect(await s.count()).toBe(before);
+      await s.append(big, rows);
+      expect(await s.count()).toBe(before + n);
+      const probe = [0, INSERT_BATCH - 1, INSERT_BATCH, n - 1];
+      expect(await s.vectorsOf(probe.map((i) => big[i]!.id))).toEqual(new Float32Array(probe.flatMap((i) => [...rows.subarray(i * DIMS, (i + 1) * DIMS)])));
     } finally {
       await s.close();
     }

@@ -23,7 +23,8 @@ export interface PgliteServer {
 }
 
 const SELF = fileURLToPath(import.meta.url);
-const START_TIMEOUT_MS = 60_000;
+/** Starting takes ~10 s of CPU (initdb in WebAssembly); at a load average of 15 on 2 cores that was over 60 s of wall time. */
+const START_TIMEOUT_MS = 300_000;
 
 export async function startPgliteServer(opts: { port?: number; dataDir?: string; maxConnections?: number } = {}): Promise<PgliteServer> {
   const args = ["--import", "tsx", SELF, String(opts.port ?? 0), opts.dataDir ?? "", String(opts.maxConnections ?? 32)];

@@ -27,7 +27,7 @@ import { checkExpertName, resolveExpertDir } from "../../experts/expert-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { redactStoreLocation } from "../location.js";
 import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
-import { createPool, ensureSchema, inTransaction, query, vectorLiteral } from "./connect.js";
+import { createPool, ensureSchema, inTransaction, query, vectorArrayParam, vectorLiteral, vectorTypeOid } from "./connect.js";
 
 export interface PostgresStoreOptions {
   /** Exact scan instead of the HNSW index (slower; for measuring recall or small corpora). */
@@ -305,10 +305,19 @@ export function searchSettings(opts: Pick<PostgresStoreOptions, "exactSearch" | 
 }
 
 /**
- * Inserts documents with their vectors in the caller's transaction (one statement). An id
- * already stored fails the whole transaction (`onExisting` "fail": CONFLICT), or the stored
- * document and vector are overwritten ("replace": an edited document, or a bulk chunk redone
- * after a takeover, which writes the same values again).
+ * Rows per INSERT statement. Vectors go in binary (vectorArrayParam), 1,548 bytes a row at 384
+ * dims, so a statement is ~1.5 MB. 5,000 rows into PGlite through pglite-socket (engine in a child
+ * process) took 0.67 s wall at 250 rows a statement, 0.33 s at 1,000, 0.49 s at 2,000
+ * (bench/store-insert.ts, load 4-5); pglite-socket reassembles a large message with a copy per
+ * received chunk, so much larger statements do not pay.
+ */
+export const INSERT_BATCH = 1000;
+
+/**
+ * Inserts documents with their vectors in the caller's transaction (one statement per
+ * INSERT_BATCH rows). An id already stored fails the whole transaction (`onExisting` "fail":
+ * CONFLICT), or the stored document and vector are overwritten ("replace": an edited document,
+ * or a bulk chunk redone after a takeover, which writes the same values again).
  */
 export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, onExisting: "fail" | "replace"): Promise<void> {
   if (vectors.length !== docs.length * dims) {
@@ -317,12 +326,16 @@ export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDoc
   for (let i = 0; i < vectors.length; i++) {
     if (!Number.isFinite(vectors[i])) throw new RouterRetrieverError("BAD_INPUT", `append: vector for document "${docs[Math.floor(i / dims)]!.id}" has a non-finite value`);
   }
-  await c.query(
+  if (docs.length === 0) return;
+  const oid = await vectorTypeOid(c);
+  const sql =
     `INSERT INTO rr_documents (id, title, body, embedding)
-     SELECT id, title, body, v::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, title, body, v)` +
-      (onExisting === "replace" ? " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, embedding = EXCLUDED.embedding" : ""),
-    [docs.map((d) => d.id), docs.map((d) => d.title), docs.map((d) => d.text), docs.map((_, i) => vectorLiteral(vectors, i, dims))],
-  );
+     SELECT id, title, body, v FROM unnest($1::text[], $2::text[], $3::text[], $4::vector[]) AS t(id, title, body, v)` +
+    (onExisting === "replace" ? " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, body = EXCLUDED.body, embedding = EXCLUDED.embedding" : "");
+  for (let i = 0; i < docs.length; i += INSERT_BATCH) {
+    const part = docs.slice(i, i + INSERT_BATCH);
+    await c.query(sql, [part.map((d) => d.id), part.map((d) => d.title), part.map((d) => d.text), vectorArrayParam(oid, vectors, i, part.length, dims)]);
+  }
 }
 
 /** The ids of those `docs` stored with exactly this title and text (one statement). */
