@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import pg from "pg";
 import { insertDocuments, openPostgresStore } from "../src/store/postgres/index.js";
-import { vectorLiteral } from "../src/store/postgres/connect.js";
+import { VectorOidCache, vectorLiteral } from "../src/store/postgres/connect.js";
 import { rng } from "../src/util/random.js";
 import { startPgliteServer } from "../test/support/pglite-server.js";
 
@@ -42,6 +42,7 @@ try {
   await (await openPostgresStore(db.url, spec)).close();
   const c = new pg.Pool({ connectionString: db.url, max: 1 });
   const client = await c.connect();
+  const vectorOid = new VectorOidCache();
   await client.query("DROP INDEX IF EXISTS rr_documents_hnsw");
   for (let r = 0; r < rounds; r++) {
     for (const batch of batches) {
@@ -55,7 +56,7 @@ try {
           await client.query("BEGIN");
           if (mode === "binary") {
             // The store's own path (it splits into INSERT_BATCH-row statements itself; here m <= 2,000).
-            await insertDocuments(client, docs.slice(i, i + m), vectors.subarray(i * dims, (i + m) * dims), dims, "fail");
+            await insertDocuments(client, docs.slice(i, i + m), vectors.subarray(i * dims, (i + m) * dims), dims, "fail", vectorOid);
           } else {
             const part = docs.slice(i, i + m);
             await client.query(

@@ -13,7 +13,7 @@ import { startPgliteServer, type PgliteServer } from "../../test/support/pglite-
 import pgDriver from "pg";
 import { openStore, redactStoreLocation } from "./open.js";
 import { vectorLiteral } from "./postgres/connect.js";
-import { DEFAULT_EF_SEARCH, INSERT_BATCH, SEARCH_SQL, searchSettings } from "./postgres/index.js";
+import { DEFAULT_EF_SEARCH, INSERT_BATCH, SEARCH_SQL, searchSettings, type PostgresStore } from "./postgres/index.js";
 import type { Store, StoreSpec } from "./types.js";
 
 const DIMS = 16;
@@ -218,6 +218,35 @@ describe("postgres store shared by several processes", () => {
     }
   });
 
+  it("sends query vectors in binary and returns exactly the hits and scores the text form gives, exact and HNSW", async () => {
+    const c = new pgDriver.Client({ connectionString: url() });
+    await c.connect();
+    try {
+      for (const exactSearch of [true, false]) {
+        const s = await openStore(url(), SPEC, { exactSearch });
+        try {
+          const got = await s.search(queries, 10);
+          for (let q = 0; q < 5; q++) {
+            // The statement as it ran before, with the vector as text ('[x,y,...]'), under the same settings.
+            await c.query("BEGIN");
+            for (const setting of searchSettings({ exactSearch })) await c.query(setting);
+            const r = await c.query<{ id: string; score: number }>(SEARCH_SQL, [vectorLiteral(queries, q, DIMS), 10]);
+            await c.query("ROLLBACK");
+            expect(got[q]!.map((h) => [h.id, h.score])).toEqual(r.rows.map((x) => [x.id, Number(x.score)]));
+          }
+          if (exactSearch) {
+            const stored = await s.vectorsOf(ids);
+            for (let q = 0; q < 5; q++) expect(got[q]!.map((h) => h.id)).toEqual(bruteTopK(stored, ids, queries, q, 10));
+          }
+        } finally {
+          await s.close();
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
   it("approximate search plans the HNSW index scan, also where the planner would rather scan the table", async () => {
     const c = new pgDriver.Client({ connectionString: url() });
     await c.connect();
@@ -304,6 +333,22 @@ describe("postgres store shared by several processes", () => {
       expect(await s.count()).toBe(before + n);
       const probe = [0, INSERT_BATCH - 1, INSERT_BATCH, n - 1];
       expect(await s.vectorsOf(probe.map((i) => big[i]!.id))).toEqual(new Float32Array(probe.flatMap((i) => [...rows.subarray(i * DIMS, (i + 1) * DIMS)])));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("looks the vector type's OID up once per store, not once per insert", async () => {
+    const s = (await openStore(url(), SPEC, { exactSearch: true })) as PostgresStore;
+    try {
+      const extra = Array.from({ length: 6 }, (_, i) => ({ id: `oid-${i}`, title: "", text: `oid ${i}` }));
+      const rows = unitRows(6, 606);
+      expect(s.vectorOid.lookups).toBe(0);
+      await s.append(extra.slice(0, 3), rows.subarray(0, 3 * DIMS));
+      await s.append(extra.slice(3), rows.subarray(3 * DIMS));
+      await s.replace(extra.slice(0, 1), rows.subarray(5 * DIMS));
+      expect(s.vectorOid.lookups).toBe(1);
+      expect(await s.vectorsOf(["oid-0", "oid-4"])).toEqual(new Float32Array([...rows.subarray(5 * DIMS), ...rows.subarray(4 * DIMS, 5 * DIMS)]));
     } finally {
       await s.close();
     }

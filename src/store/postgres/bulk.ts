@@ -20,7 +20,7 @@ import type pg from "pg";
 import { RouterRetrieverError } from "../../errors.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { StoreSpec } from "../types.js";
-import { createPool, ensureSchema, inTransaction, query } from "./connect.js";
+import { createPool, ensureSchema, inTransaction, query, VectorOidCache } from "./connect.js";
 import { insertDocuments, unchangedDocuments } from "./index.js";
 
 export interface BulkIndexOptions {
@@ -72,6 +72,7 @@ export async function bulkIndex(url: string, spec: StoreSpec, docs: readonly Sto
   const worker = opts.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const job = bulkJobId(spec, docs);
   const pool = createPool(url);
+  const vectorOid = new VectorOidCache();
   const pollMs = opts.pollMs ?? 1000;
   let encodedHere = 0;
   let chunksHere = 0;
@@ -109,7 +110,7 @@ export async function bulkIndex(url: string, spec: StoreSpec, docs: readonly Sto
         const same = await unchangedDocuments(pool, url, part);
         todo = part.filter((d) => !same.has(d.id));
         const vectors = todo.length > 0 ? await opts.encode(todo) : new Float32Array(0);
-        committed = await commitChunk(pool, url, job, claim.chunk, worker, todo, vectors, spec.dims);
+        committed = await commitChunk(pool, url, job, claim.chunk, worker, todo, vectors, spec.dims, vectorOid);
       } finally {
         clearInterval(heartbeat);
       }
@@ -184,14 +185,24 @@ async function claimChunk(pool: pg.Pool, url: string, job: string, worker: strin
 }
 
 /** Marks the chunk done and stores its documents in one transaction; false when the lease was lost. */
-async function commitChunk(pool: pg.Pool, url: string, job: string, chunk: number, worker: string, docs: readonly StoredDocument[], vectors: Float32Array, dims: number): Promise<boolean> {
+async function commitChunk(
+  pool: pg.Pool,
+  url: string,
+  job: string,
+  chunk: number,
+  worker: string,
+  docs: readonly StoredDocument[],
+  vectors: Float32Array,
+  dims: number,
+  vectorOid: VectorOidCache,
+): Promise<boolean> {
   return inTransaction(pool, url, "committing a chunk", async (c) => {
     const r = await c.query(
       "UPDATE rr_index_chunks SET state = 'done', done_at = now(), lease_until = NULL WHERE job = $1 AND chunk = $2 AND worker = $3 AND state = 'running' RETURNING chunk",
       [job, chunk, worker],
     );
     if (r.rowCount === 0) return false;
-    if (docs.length > 0) await insertDocuments(c, docs, vectors, dims, "replace");
+    if (docs.length > 0) await insertDocuments(c, docs, vectors, dims, "replace", vectorOid);
     return true;
   });
 }

@@ -137,7 +137,7 @@ export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec):
  * `pg` driver sends in binary format. Parsing the text form ('[x,y,...]', vectorLiteral) was most
  * of a bulk insert's cost: into PGlite, 5,000 rows of 384 dims took 4.3-5.7 s of engine CPU and
  * 1.2-1.9 s of client CPU as text, 0.17-0.32 s and 0.06-0.22 s as binary (bench/store-insert.ts).
- * `vectorOid` is the vector type's OID in this database (vectorTypeOid), which array_recv checks.
+ * `vectorOid` is the vector type's OID in this database (VectorOidCache), which array_recv checks.
  */
 export function vectorArrayParam(vectorOid: number, v: Float32Array, from: number, n: number, dims: number): Buffer {
   const elem = 4 + 4 * dims;
@@ -163,6 +163,43 @@ export function vectorArrayParam(vectorOid: number, v: Float32Array, from: numbe
 export async function vectorTypeOid(c: pg.ClientBase): Promise<number> {
   const r = await c.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid");
   return r.rows[0]!.oid;
+}
+
+/**
+ * The vector type's OID for one pool (a store, a bulk-indexing run): looked up on first use and
+ * kept, so a bulk load asks once rather than once per committed chunk. The OID stays fixed while
+ * the extension exists, and rr_documents depends on it (DROP EXTENSION takes the table along).
+ */
+export class VectorOidCache {
+  /** Lookups sent to the database (1 once one succeeded; a failed one is retried next time). */
+  lookups = 0;
+  private oid: Promise<number> | undefined;
+
+  get(c: pg.ClientBase): Promise<number> {
+    if (this.oid === undefined) {
+      this.lookups++;
+      const p = vectorTypeOid(c);
+      this.oid = p;
+      p.catch(() => {
+        if (this.oid === p) this.oid = undefined;
+      });
+    }
+    return this.oid;
+  }
+}
+
+/**
+ * pgvector's binary form of one vector, row `row` of `v` (vector_recv: int16 dims, int16 0, dims
+ * big-endian float4), for a `$n::vector` parameter: the `pg` driver sends a Buffer in binary, so
+ * the engine does not parse the text form of every query vector.
+ */
+export function vectorParam(v: Float32Array, row: number, dims: number): Buffer {
+  const b = Buffer.allocUnsafe(4 + 4 * dims);
+  b.writeInt16BE(dims, 0);
+  b.writeInt16BE(0, 2);
+  const base = row * dims;
+  for (let t = 0; t < dims; t++) b.writeFloatBE(v[base + t]!, 4 + 4 * t);
+  return b;
 }
 
 /** pgvector's text form of one row: '[x,y,...]'. JS prints the float32 values exactly (shortest round-trip form). */

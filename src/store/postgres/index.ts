@@ -27,7 +27,7 @@ import { checkExpertName, resolveExpertDir } from "../../experts/expert-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { redactStoreLocation } from "../location.js";
 import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
-import { createPool, ensureSchema, inTransaction, query, vectorArrayParam, vectorLiteral, vectorTypeOid } from "./connect.js";
+import { createPool, ensureSchema, inTransaction, query, vectorArrayParam, VectorOidCache, vectorParam } from "./connect.js";
 
 export interface PostgresStoreOptions {
   /** Exact scan instead of the HNSW index (slower; for measuring recall or small corpora). */
@@ -70,6 +70,8 @@ export class PostgresStore implements Store {
   /** Per process, removed on close: the pulled pilot library and downloaded adapters. */
   readonly localDir: string;
   readonly integrity: StoreIntegrity;
+  /** The vector type's OID, looked up by the first insert. */
+  readonly vectorOid = new VectorOidCache();
   private pulledPilotsSha: string | undefined;
   private closed = false;
 
@@ -134,7 +136,7 @@ export class PostgresStore implements Store {
       for (const setting of searchSettings(this.opts)) await c.query(setting);
       const out: StoredHit[][] = [];
       for (let i = 0; i < n; i++) {
-        const r = await c.query<{ id: string; title: string; body: string; score: number }>(SEARCH_SQL, [vectorLiteral(queries, i, d), k]);
+        const r = await c.query<{ id: string; title: string; body: string; score: number }>(SEARCH_SQL, [vectorParam(queries, i, d), k]);
         out.push(r.rows.map((x) => ({ id: x.id, score: Number(x.score), title: x.title, text: x.body })));
       }
       return out;
@@ -143,7 +145,7 @@ export class PostgresStore implements Store {
 
   async append(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
     if (docs.length === 0) return;
-    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, "fail"));
+    await this.tx("adding documents", (c) => insertDocuments(c, docs, vectors, this.spec.dims, "fail", this.vectorOid));
   }
 
   async replace(docs: readonly StoredDocument[], vectors: Float32Array): Promise<void> {
@@ -153,7 +155,7 @@ export class PostgresStore implements Store {
       const stored = new Set(have.rows.map((x) => x.id));
       const gone = docs.find((d) => !stored.has(d.id));
       if (gone) throw new RouterRetrieverError("NOT_FOUND", `document "${gone.id}" is not in the store; nothing was replaced`);
-      await insertDocuments(c, docs, vectors, this.spec.dims, "replace");
+      await insertDocuments(c, docs, vectors, this.spec.dims, "replace", this.vectorOid);
     });
   }
 
@@ -282,7 +284,7 @@ export class PostgresStore implements Store {
 }
 
 /**
- * The top-k query. `<#>` is the negative inner product, the operator the HNSW index
+ * The top-k query; $1 is the query vector in binary (vectorParam). `<#>` is the negative inner product, the operator the HNSW index
  * (vector_ip_ops) serves; ties are broken by id so that results are deterministic, as the flat
  * store's are by row (the planner keeps the index scan and sorts only within equal distances).
  */
@@ -317,9 +319,17 @@ export const INSERT_BATCH = 1000;
  * Inserts documents with their vectors in the caller's transaction (one statement per
  * INSERT_BATCH rows). An id already stored fails the whole transaction (`onExisting` "fail":
  * CONFLICT), or the stored document and vector are overwritten ("replace": an edited document,
- * or a bulk chunk redone after a takeover, which writes the same values again).
+ * or a bulk chunk redone after a takeover, which writes the same values again). `vectorOid`
+ * caches the vector type's OID for the caller's pool (one lookup per store or bulk run).
  */
-export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDocument[], vectors: Float32Array, dims: number, onExisting: "fail" | "replace"): Promise<void> {
+export async function insertDocuments(
+  c: pg.PoolClient,
+  docs: readonly StoredDocument[],
+  vectors: Float32Array,
+  dims: number,
+  onExisting: "fail" | "replace",
+  vectorOid: VectorOidCache,
+): Promise<void> {
   if (vectors.length !== docs.length * dims) {
     throw new RouterRetrieverError("SHAPE_MISMATCH", `append: ${docs.length} documents need ${docs.length * dims} floats (dims ${dims}), got ${vectors.length}`);
   }
@@ -327,7 +337,7 @@ export async function insertDocuments(c: pg.PoolClient, docs: readonly StoredDoc
     if (!Number.isFinite(vectors[i])) throw new RouterRetrieverError("BAD_INPUT", `append: vector for document "${docs[Math.floor(i / dims)]!.id}" has a non-finite value`);
   }
   if (docs.length === 0) return;
-  const oid = await vectorTypeOid(c);
+  const oid = await vectorOid.get(c);
   const sql =
     `INSERT INTO rr_documents (id, title, body, embedding)
      SELECT id, title, body, v FROM unnest($1::text[], $2::text[], $3::text[], $4::vector[]) AS t(id, title, body, v)` +
