@@ -8,6 +8,8 @@ import { fromSystemError, RouterRetrieverError } from "../errors.js";
 import { PRECISIONS, type Precision } from "../model/bert-graph.js";
 import { Encoder } from "../model/encoder.js";
 import { resolveModelSpec } from "../model/spec.js";
+import { isPostgresUrl } from "../store/location.js";
+import { checkEfSearch, DEFAULT_EF_SEARCH, MAX_EF_SEARCH } from "../store/postgres/ef-search.js";
 export { pct } from "../util/format.js";
 
 export interface ModelFlags {
@@ -137,6 +139,21 @@ export function routerFlag(value: string | undefined): RoutingRule {
   if (v === "default") return DEFAULT_RULE;
   if (v === "paper") return PAPER_RULE;
   throw new RouterRetrieverError("BAD_INPUT", `--router must be default or paper, got "${v}"`);
+}
+
+/** `--ef-search N` of the commands that search a store: [flag, description]. */
+export const EF_SEARCH_OPTION = [
+  "--ef-search <n>",
+  `PostgreSQL store: pgvector's hnsw.ef_search for the HNSW index, 1..${MAX_EF_SEARCH} (default ${DEFAULT_EF_SEARCH}); larger finds more of the true top k, slower`,
+] as const;
+
+/** --ef-search, checked against the store it is for and --exact (undefined when not given). */
+export function efSearchFlag(flags: { efSearch?: string; exact?: boolean }, store: string): number | undefined {
+  if (flags.efSearch === undefined) return undefined;
+  const n = checkEfSearch(flags.efSearch, "--ef-search");
+  if (!isPostgresUrl(store)) throw new RouterRetrieverError("BAD_INPUT", `--ef-search applies to a PostgreSQL store's HNSW index; ${store} is a store folder, which is always searched exactly`);
+  if (flags.exact) throw new RouterRetrieverError("BAD_INPUT", "--ef-search and --exact exclude each other: --exact scans every row without the HNSW index");
+  return n;
 }
 
 export function positiveInt(value: string, flag: string): number {

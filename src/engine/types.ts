@@ -21,6 +21,11 @@ export interface OpenOptions {
   readonly store: string;
   /** PostgreSQL only: exact scan instead of the HNSW index (see docs/scale-out.md). */
   readonly exactSearch?: boolean;
+  /**
+   * PostgreSQL only: pgvector's hnsw.ef_search, 1..1000 (default 100). Larger: better recall,
+   * slower (docs/scale-out.md has measurements). Not with exactSearch.
+   */
+  readonly efSearch?: number;
   /** A HuggingFace-layout model folder, "default" / undefined for the bundled MiniLM, or a spec. */
   readonly model?: string | ModelSpec;
   /**

@@ -218,6 +218,57 @@ describe("postgres store shared by several processes", () => {
     }
   });
 
+  it("efSearch reaches the query: recall@1 rises from ef_search 1 to 1000, and k above it still gets k hits", async () => {
+    const many = unitRows(400, 31337);
+    const recallAt1 = async (opts: { exactSearch?: boolean; efSearch?: number }): Promise<string[]> => {
+      const s = await openStore(url(), SPEC, opts);
+      try {
+        return (await s.search(many, 1)).map((h) => h[0]?.id ?? "(none)");
+      } finally {
+        await s.close();
+      }
+    };
+    const exact = await recallAt1({ exactSearch: true });
+    const agree = (got: string[]): number => got.filter((id, i) => id === exact[i]).length / exact.length;
+    const low = agree(await recallAt1({ efSearch: 1 }));
+    const high = agree(await recallAt1({ efSearch: 1000 }));
+    console.log(`recall@1 vs exact over ${exact.length} queries: ef_search 1 ${low}, ef_search 1000 ${high}`);
+    expect(high).toBeGreaterThan(low + 0.05);
+    expect(high).toBeGreaterThanOrEqual(0.99);
+    // pgvector's HNSW scan returns at most ef_search rows ...
+    const c = new pgDriver.Client({ connectionString: url() });
+    await c.connect();
+    try {
+      await c.query("BEGIN");
+      for (const setting of ["SET LOCAL hnsw.ef_search = 3", "SET LOCAL enable_seqscan = off"]) await c.query(setting);
+      const raw = await c.query(SEARCH_SQL, [vectorLiteral(queries, 0, DIMS), 10]);
+      await c.query("ROLLBACK");
+      expect(raw.rows.length).toBeLessThan(10);
+    } finally {
+      await c.end();
+    }
+    // ... so the store raises it to k for that search.
+    const s = await openStore(url(), SPEC, { efSearch: 3 });
+    try {
+      expect((await s.search(queries, 10)).map((h) => h.length)).toEqual([10, 10, 10, 10, 10]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("refuses a bad efSearch, one with exactSearch, and one for a store folder, naming the option", async () => {
+    for (const bad of [0, -5, 1.5, 1001, Number.NaN]) {
+      const err = (await openStore(url(), SPEC, { efSearch: bad }).catch((e: unknown) => e)) as RouterRetrieverError;
+      expect(err.code).toBe("BAD_INPUT");
+      expect(err.message).toMatch(/^efSearch must be an integer from 1 to 1000/);
+    }
+    const both = (await openStore(url(), SPEC, { efSearch: 50, exactSearch: true }).catch((e: unknown) => e)) as RouterRetrieverError;
+    expect(both.message).toContain("efSearch and exactSearch exclude each other");
+    const flat = (await openStore(join(root, "flat-ef"), SPEC, { efSearch: 50 }).catch((e: unknown) => e)) as RouterRetrieverError;
+    expect(flat.code).toBe("BAD_INPUT");
+    expect(flat.message).toContain("is a store folder");
+  });
+
   it("sends query vectors in binary and returns exactly the hits and scores the text form gives, exact and HNSW", async () => {
     const c = new pgDriver.Client({ connectionString: url() });
     await c.connect();

@@ -9,13 +9,14 @@ import { Command } from "commander";
 import { isPostgresUrl } from "../../store/location.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { RouterRetrieverError } from "../../errors.js";
-import { addCommandOptions, positiveInt, precisionFlag, printJson, ROUTER_OPTION, routerFlag, threadsFlag, type CommonFlags } from "../common.js";
+import { addCommandOptions, EF_SEARCH_OPTION, efSearchFlag, positiveInt, precisionFlag, printJson, ROUTER_OPTION, routerFlag, threadsFlag, type CommonFlags } from "../common.js";
 
 interface SearchFlags extends CommonFlags {
   k: string;
   experts?: string;
   pilots?: string;
   exact?: boolean;
+  efSearch?: string;
   router?: string;
 }
 
@@ -29,10 +30,12 @@ export function searchCommand(): Command {
       .option("--experts <dir>", "folder of expert folders (PEFT layout)")
       .option("--pilots <file>", "pilot library file (without one, every query uses the base model)")
       .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
+      .option(EF_SEARCH_OPTION[0], EF_SEARCH_OPTION[1])
       .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2]),
     { json: "JSON" },
   ).action(async (store: string, queries: string[], flags: SearchFlags) => {
     const k = positiveInt(flags.k, "-k");
+    const efSearch = efSearchFlag(flags, store);
     if (queries.some((q) => q.trim() === "")) throw new RouterRetrieverError("BAD_INPUT", "a query is empty");
     // Searching never creates a store: a missing or mistyped folder is an error, not an empty result.
     if (!isPostgresUrl(store)) {
@@ -48,6 +51,7 @@ export function searchCommand(): Command {
       threads: threadsFlag(flags),
       precision: precisionFlag(flags),
       exactSearch: flags.exact === true,
+      efSearch,
       rule: routerFlag(flags.router),
       onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
     });

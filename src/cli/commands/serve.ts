@@ -15,12 +15,13 @@ import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
 import { isPostgresUrl, redactStoreLocation } from "../../store/open.js";
-import { addCommandOptions, defaultThreads, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
+import { addCommandOptions, defaultThreads, EF_SEARCH_OPTION, efSearchFlag, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
   store?: string;
   exact?: boolean;
+  efSearch?: string;
   experts?: string;
   pilots?: string;
   corpus?: string;
@@ -45,6 +46,7 @@ export function serveCommand(): Command {
     .description("Serve the search API and web page (default: the demo corpus on http://127.0.0.1:8080)")
     .option("--store <dir|url>", "store folder (created if absent) or postgres:// URL; default: the demo store in the cache folder")
     .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
+    .option(EF_SEARCH_OPTION[0], EF_SEARCH_OPTION[1])
     .option("--experts <dir>", "folder of expert folders (PEFT layout); default with the demo: demo/experts")
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
@@ -66,6 +68,7 @@ export function serveCommand(): Command {
       const expertsDir = flags.experts ?? (demo ? paths.expertsDir : undefined);
       // Paths first: a typo must not cost a model load.
       if (!isPostgresUrl(storeDir)) requireOutputDir(storeDir, "--store");
+      const efSearch = efSearchFlag(flags, storeDir);
       if (flags.experts !== undefined) requireDir(flags.experts, "--experts");
       if (flags.pilots !== undefined) requireFile(flags.pilots, "--pilots");
       if (flags.corpus !== undefined) requireFile(flags.corpus, "--corpus");
@@ -104,6 +107,7 @@ export function serveCommand(): Command {
       const rr = await RouterRetriever.open({
         store: storeDir,
         exactSearch: flags.exact === true,
+        efSearch,
         expertsDir,
         pilotsPath,
         model: flags.model,

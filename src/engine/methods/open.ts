@@ -12,7 +12,7 @@ import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
 import { DEFAULT_RULE } from "../../routing/types.js";
 import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
-import { openStore } from "../../store/open.js";
+import { checkStoreOptions, openStore } from "../../store/open.js";
 import { listExpertFolders } from "../../store/flat/registry.js";
 import type { Store } from "../../store/types.js";
 import { assertLibraryFits, PilotState, type PilotDomainsProvider } from "../components/pilot-state.js";
@@ -35,11 +35,13 @@ export async function openState(opts: InternalOpenOptions): Promise<EngineState>
   };
   const progress = (stage: string, done: number, total: number): void => opts.onProgress?.({ stage, done, total });
 
+  // Store options are checked before the model loads: a typo must not cost seconds.
+  checkStoreOptions(opts.store, opts);
   const spec: ModelSpec = typeof opts.model === "object" ? opts.model : resolveModelSpec(opts.model);
   progress("model", 0, 1);
   const model = loadModel(spec);
   const storeSpec = { modelId: spec.id, dims: spec.config.hiddenSize, pooling: spec.pooling, normalized: spec.normalize };
-  const store = await openStore(opts.store, storeSpec, { onWarning: warn, exactSearch: opts.exactSearch, onVerifyProgress: (done, total) => progress("verify", done, total) });
+  const store = await openStore(opts.store, storeSpec, { onWarning: warn, exactSearch: opts.exactSearch, efSearch: opts.efSearch, onVerifyProgress: (done, total) => progress("verify", done, total) });
   try {
     return await openWithStore(opts, store, model, expertsDir, warn, warnings, progress);
   } catch (err) {

@@ -27,23 +27,23 @@ import { checkExpertName, resolveExpertDir } from "../../experts/expert-dir.js";
 import { writeFileAtomic } from "../../util/atomic.js";
 import { redactStoreLocation } from "../location.js";
 import type { ExpertsChange, ExpertsState, Store, StoreIntegrity, StoreSpec, StoredHit } from "../types.js";
+import { checkEfSearch, DEFAULT_EF_SEARCH, efSearchFor } from "./ef-search.js";
 import { createPool, ensureSchema, inTransaction, query, vectorArrayParam, VectorOidCache, vectorParam } from "./connect.js";
 
 export interface PostgresStoreOptions {
   /** Exact scan instead of the HNSW index (slower; for measuring recall or small corpora). */
   readonly exactSearch?: boolean;
-  /** pgvector hnsw.ef_search (default 100). */
+  /**
+   * pgvector hnsw.ef_search, 1..1000 (default 100): the HNSW search's candidate list; larger is
+   * slower with better recall. A search for more than this many hits runs with ef_search = k.
+   * Not with exactSearch.
+   */
   readonly efSearch?: number;
   /** How often to look for other processes' expert and pilot changes (default 1000 ms). */
   readonly pollMs?: number;
 }
 
-/**
- * pgvector's hnsw.ef_search for our queries. On scifact its own default (40) measured 0.9857
- * recall@10 against the exact scan, 100 measured 0.9977 with nDCG@10 equal to the exact flat
- * store's (bench/store.ts --scifact, bench/results/store-scifact.json).
- */
-export const DEFAULT_EF_SEARCH = 100;
+export { DEFAULT_EF_SEARCH, MAX_EF_SEARCH } from "./ef-search.js";
 
 /** The pilot library file PilotState reads in localDir (its store copy). */
 const PILOTS_FILE = "pilots.json";
@@ -51,8 +51,10 @@ const PILOTS_FILE = "pilots.json";
 const MAX_ADAPTER_BYTES = 512 << 20;
 
 export async function openPostgresStore(url: string, spec: StoreSpec, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
-  const ef = opts.efSearch ?? DEFAULT_EF_SEARCH;
-  if (!Number.isInteger(ef) || ef <= 0) throw new RouterRetrieverError("BAD_INPUT", `efSearch must be a positive integer, got ${ef}`);
+  if (opts.efSearch !== undefined) {
+    checkEfSearch(opts.efSearch, "efSearch");
+    if (opts.exactSearch) throw new RouterRetrieverError("BAD_INPUT", "efSearch and exactSearch exclude each other: the exact scan does not use the HNSW index");
+  }
   const pool = createPool(url);
   try {
     const { storeId } = await ensureSchema(pool, url, spec);
@@ -133,7 +135,7 @@ export class PostgresStore implements Store {
     if (queries.length % d !== 0) throw new RouterRetrieverError("SHAPE_MISMATCH", `search: query buffer length ${queries.length} is not a multiple of the store's dims ${d}`);
     const n = queries.length / d;
     return this.tx("search", async (c) => {
-      for (const setting of searchSettings(this.opts)) await c.query(setting);
+      for (const setting of searchSettings(this.opts, k)) await c.query(setting);
       const out: StoredHit[][] = [];
       for (let i = 0; i < n; i++) {
         const r = await c.query<{ id: string; title: string; body: string; score: number }>(SEARCH_SQL, [vectorParam(queries, i, d), k]);
@@ -291,7 +293,8 @@ export class PostgresStore implements Store {
 export const SEARCH_SQL = `SELECT id, title, body, -(embedding <#> $1::vector) AS score FROM rr_documents ORDER BY embedding <#> $1::vector, id LIMIT $2`;
 
 /**
- * The settings a search transaction starts with. They are SET LOCAL, inside one transaction for
+ * The settings a search for `k` hits starts its transaction with (ef_search: efSearchFor). They
+ * are SET LOCAL, inside one transaction for
  * the whole batch: per-connection SETs would leak to other users of a pooled connection (and
  * PGlite shares one session).
  *
@@ -301,9 +304,9 @@ export const SEARCH_SQL = `SELECT id, title, body, -(embedding <#> $1::vector) A
  * ran as slowly as the exact scan (bench/store.ts --scifact). Off only penalises the plan, so a
  * table without the index (bulk loading, a shard) is still searched.
  */
-export function searchSettings(opts: Pick<PostgresStoreOptions, "exactSearch" | "efSearch">): string[] {
+export function searchSettings(opts: Pick<PostgresStoreOptions, "exactSearch" | "efSearch">, k = 0): string[] {
   if (opts.exactSearch) return ["SET LOCAL enable_indexscan = off"];
-  return [`SET LOCAL hnsw.ef_search = ${opts.efSearch ?? DEFAULT_EF_SEARCH}`, "SET LOCAL enable_seqscan = off"];
+  return [`SET LOCAL hnsw.ef_search = ${efSearchFor(opts.efSearch ?? DEFAULT_EF_SEARCH, k)}`, "SET LOCAL enable_seqscan = off"];
 }
 
 /**

@@ -59,7 +59,8 @@ describe("two service processes on one PostgreSQL database", { timeout: 400_000 
     for (const n of ["scifact", "code"]) cpSync(join(fx.expertsDir, n), join(aExperts(), n), { recursive: true });
     const common = ["--store", db.url, "--pilots", fx.pilotsPath, "--port", "0", "--token", TOKEN, "--quiet"];
     a = await startServe([...common, "--experts", aExperts()]);
-    b = await startServe([...common, "--experts", bExperts()]);
+    // b also runs with a non-default ef_search (on this small corpus its hits are a's).
+    b = await startServe([...common, "--experts", bExperts(), "--ef-search", "200"]);
   }, 400_000);
   afterAll(async () => {
     await a?.stop();
@@ -103,6 +104,32 @@ describe("two service processes on one PostgreSQL database", { timeout: 400_000 
     const info = ((await httpJson(`${b.url}/api/experts`, "GET")).body.experts as { name: string; active: boolean; error?: string }[]).find((e) => e.name === "gamma");
     expect(info).toMatchObject({ name: "gamma", active: true });
     expect(info!.error).toBeUndefined();
+  });
+});
+
+describe("--ef-search on the commands that search a PostgreSQL store", { timeout: 400_000 }, () => {
+  it("search takes it (hits as the exact scan's on this small corpus); bad values, --exact and a folder store are refused naming the flag", async () => {
+    const q = ["search", db.url, CODE_QUERY, "-k", "5", "--json"];
+    const [ef, exact] = await Promise.all([runCli([...q, "--ef-search", "200"]), runCli([...q, "--exact"])]);
+    expect(ef.code, ef.stderr).toBe(0);
+    expect(exact.code, exact.stderr).toBe(0);
+    const ids = (out: string): string[] => (JSON.parse(out) as { hits: { id: string }[] }[])[0]!.hits.map((h) => h.id);
+    expect(ids(ef.stdout)).toHaveLength(5);
+    expect(ids(ef.stdout)).toEqual(ids(exact.stdout));
+    const refusals: [string[], RegExp][] = [
+      [["search", db.url, "q", "--ef-search", "0"], /--ef-search must be an integer from 1 to 1000 .*got "0"/],
+      [["search", db.url, "q", "--ef-search", "many"], /--ef-search must be an integer from 1 to 1000 .*got "many"/],
+      [["search", db.url, "q", "--ef-search", "1001"], /--ef-search must be an integer from 1 to 1000 .*got "1001"/],
+      [["search", db.url, "q", "--ef-search", "50", "--exact"], /--ef-search and --exact exclude each other/],
+      [["search", fx.storeDir, "q", "--ef-search", "50"], /--ef-search applies to a PostgreSQL store's HNSW index; .* is a store folder/],
+      [["serve", "--store", db.url, "--ef-search", "2.5", "--port", "0", "--quiet"], /--ef-search must be an integer from 1 to 1000 .*got "2.5"/],
+    ];
+    const got = await Promise.all(refusals.map(([args]) => runCli(args)));
+    got.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(refusals[i]![1]);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    });
   });
 });
 
