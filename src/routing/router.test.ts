@@ -149,7 +149,7 @@ describe("knn rule", () => {
     domains: vectors.map(() => "d"),
     scores: new Map(Object.entries(scores).map(([c, s]) => [c, Float32Array.from(s)])),
   });
-  const knnLib = (inst: PilotInstances, experts: string[]): PilotLibrary => ({ baseModelId: "test/model", dims: 2, experts, domains: [...inst.domains], pilots: [], instances: inst });
+  const knnLib = (inst: PilotInstances, experts: string[]): PilotLibrary => ({ baseModelId: "test/model", dims: inst.vectors.length / inst.count, experts, domains: [...inst.domains], pilots: [], instances: inst });
 
   it("scores each candidate by its mean nDCG over the query's k nearest labelled queries", () => {
     const inst = instances({ base: [0.5, 0.5, 0.9], A: [0.9, 0.7, 0.1] }, [[1, 0], [0.9, 0.1], [0, 1]]);
@@ -181,11 +181,53 @@ describe("knn rule", () => {
     const all3 = route(L, q(1, 0), { aggregate: "knn", similarity: "cosine", neighbours: 3 })[0]!;
     expect(all3.scores.C).toBe(-Infinity); // 1 of 3
     expect(all3.expert).toBe("A");
-    // Scored on 1 of 2 neighbours: its estimate is the base's mean plus its gain where measured.
+    // Scored on 1 of 2 neighbours, so judged: the query is decided again on the rows C scored,
+    // where both are measured: C's gain over the base there (0.05) is the margin.
     const two = knnLib(instances({ base: [0.5, 0.9], C: [NaN, 0.95] }, [[1, 0], [0.9, 0.1]]), [BASE, "C"]);
     const d = route(two, q(1, 0), { aggregate: "knn", similarity: "cosine", neighbours: 2 })[0]!;
-    expect(d.scores[BASE]).toBeCloseTo(0.7, 6);
-    expect(d.scores.C).toBeCloseTo(0.75, 6); // 0.7 + (0.95 - 0.9), not 0.95
+    expect(d.expert).toBe("C");
+    expect(d.scores[BASE]).toBeCloseTo(0.9, 6);
+    expect(d.scores.C).toBeCloseTo(0.95, 6);
+  });
+
+  it("adding a domain's evidence does not move the routes of queries it does not claim", () => {
+    let s = 11;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    // The original library: 60 labelled queries around (1,0,0), each scored by base, A and B.
+    const old = Array.from({ length: 60 }, () => [1 + 0.3 * rnd(), 0.3 * rnd(), 0.3 * rnd()]);
+    const oldScores = { base: old.map(() => 0.5 + 0.2 * rnd()), A: old.map(() => 0.5 + 0.3 * rnd()), B: old.map(() => 0.5 + 0.3 * rnd()) };
+    // A new domain's evidence around (0.6,0.8,0): scored by the base and the new expert N only.
+    const added = Array.from({ length: 40 }, () => [0.6 + 0.2 * rnd(), 0.8 + 0.2 * rnd(), 0.2 * rnd()]);
+    const grown = instances(
+      {
+        base: [...oldScores.base, ...added.map(() => 0.4)],
+        A: [...oldScores.A, ...added.map(() => NaN)],
+        B: [...oldScores.B, ...added.map(() => NaN)],
+        N: [...old.map(() => NaN), ...added.map(() => 0.7)],
+      },
+      [...old, ...added],
+    );
+    const before = knnLib(instances(oldScores, old), [BASE, "A", "B"]);
+    const after = knnLib(grown, [BASE, "A", "B", "N"]);
+    const rule = { aggregate: "knn", similarity: "cosine", neighbours: 16, temperature: 0.05, topM: 2, baseBias: 0.02 } as const;
+    const queries = Array.from({ length: 200 }, () => [1 + 0.6 * rnd(), 0.9 * rnd() + 0.3, 0.3 * rnd()]);
+    const r0 = route(before, Float32Array.from(queries.flat()), rule);
+    const r1 = route(after, Float32Array.from(queries.flat()), rule);
+    let claimed = 0;
+    let displaced = 0;
+    r1.forEach((d, i) => {
+      if (Number.isFinite(d.scores.N!)) {
+        claimed++;
+        expect(d.expert).toBe("N"); // its evidence shows +0.3 over the base
+        return;
+      }
+      // Unclaimed: the same decision, scores and weights as in the library without N's rows.
+      expect({ ...d, scores: { ...d.scores, N: undefined } }).toEqual({ ...r0[i]!, scores: { ...r0[i]!.scores, N: undefined } });
+      if (nearestInstances(grown, Float32Array.from(queries[i]!), 3, 16).index.some((j) => j >= 60)) displaced++;
+    });
+    // The case is not trivial: some queries are claimed, and some unclaimed ones had N's rows among their neighbours.
+    expect(claimed).toBeGreaterThan(0);
+    expect(displaced).toBeGreaterThan(0);
   });
 
   it("stays with the base when the neighbours are far (minScore on their mean cosine)", () => {

@@ -70,8 +70,8 @@ export interface Neighbours {
   readonly sim: Float32Array;
 }
 
-/** The k nearest instances of every query (a bounded min-heap per query: O(N log k)). */
-export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array, dims: number, k: number): Neighbours {
+/** The k nearest instances of every query (a bounded min-heap per query: O(N log k)), among `rows` (1 = eligible) when given. */
+export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array, dims: number, k: number, rows?: Uint8Array): Neighbours {
   if (!(Number.isInteger(k) && k >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(k)}`);
   const n = baseVectors.length / dims;
   const index = new Int32Array(n * k).fill(-1);
@@ -86,6 +86,7 @@ export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array
     const inv = qn > 0 ? 1 / Math.sqrt(qn) : 0;
     let size = 0;
     for (let j = 0; j < inst.count; j++) {
+      if (rows && rows[j] === 0) continue;
       const o = j * dims;
       let s = 0;
       for (let i = 0; i < dims; i++) s += baseVectors[off + i]! * V[o + i]!;
@@ -152,57 +153,135 @@ function routeKnn(lib: PilotLibrary, experts: readonly string[], baseVectors: Fl
   if (cols.every((c) => c === undefined) && allowed !== undefined && !allowed.has(BASE)) {
     throw new RouterRetrieverError("NOT_FOUND", `no labelled query scores any allowed expert (${experts.join(", ") || "none allowed"}), and "base" is not allowed`);
   }
-  const baseCol = inst.scores.get(BASE);
   const out: RoutingDecision[] = [];
-  for (let q = 0; q < n; q++) {
-    const scores: Record<string, number> = {};
-    let simSum = 0;
-    let used = 0;
-    let baseSum = 0;
-    let baseCount = 0;
-    for (let r = 0; r < k; r++) {
-      const j = nb.index[q * nb.k + r]!;
-      if (j < 0) break;
-      simSum += nb.sim[q * nb.k + r]!;
-      used++;
-      const b = baseCol?.[j];
-      if (b !== undefined && !Number.isNaN(b)) {
-        baseSum += b;
-        baseCount++;
-      }
+  for (let q = 0; q < n; q++) out.push(decideKnn(q, nb, k, experts, cols, inst.scores.get(BASE), rule));
+  return revoteOnCommonRows(inst, lib.dims, baseVectors, experts, cols, rule, k, out);
+}
+
+/**
+ * A library grown by adding an expert with its own domain's evidence holds rows that only some
+ * candidates scored (NaN for the rest). Its rows then sit among an older query's neighbours and
+ * would push out rows the older candidates were judged on, moving routes the new expert has no
+ * say in. So each query is decided again on the rows that every candidate judged for it scored
+ * (its k nearest among those): a query whose neighbourhood the new domain does not claim is
+ * decided exactly as before the addition, and one it claims is decided between the base and the
+ * new expert on the new expert's own evidence. A library where every row is scored by every
+ * candidate (the experiment's, or one re-scored on the new domain) is decided in one pass.
+ */
+function revoteOnCommonRows(
+  inst: PilotInstances,
+  dims: number,
+  baseVectors: Float32Array,
+  experts: readonly string[],
+  cols: ReadonlyArray<Float32Array | undefined>,
+  rule: RoutingRule,
+  k: number,
+  first: RoutingDecision[],
+): RoutingDecision[] {
+  const { rowSet, sets } = scoredSets(inst, experts, cols);
+  if (sets.size <= 1) return first;
+  const groups = new Map<string, number[]>();
+  first.forEach((d, q) => {
+    const judged = experts.map((e, c) => (e === BASE || Number.isFinite(d.scores[e]!) ? c : -1)).filter((c) => c >= 0);
+    let covered = 0;
+    let all = true;
+    for (const key of sets) {
+      if (judged.every((c) => key[c] === "1")) covered++;
+      else all = false;
     }
-    const baseMean = baseCount > 0 ? baseSum / baseCount : Number.NaN;
-    experts.forEach((e, c) => {
-      const col = cols[c];
-      let sum = 0;
-      let diff = 0;
-      let cnt = 0;
-      let paired = 0;
-      if (col) {
-        for (let r = 0; r < used; r++) {
-          const j = nb.index[q * nb.k + r]!;
-          const v = col[j]!;
-          if (Number.isNaN(v)) continue;
-          sum += v;
-          cnt++;
-          const b = baseCol?.[j];
-          if (b !== undefined && !Number.isNaN(b)) {
-            diff += v - b;
-            paired++;
-          }
-        }
-      }
-      // A candidate scored on only a few of the neighbours (added later, with its own domain's
-      // evidence) is not judged by them: its estimate would rest on another domain's queries.
-      if (cnt === 0 || (e !== BASE && cnt * 2 < used)) scores[e] = -Infinity;
-      // Its gain over the base on the rows where both were scored, on top of the base's mean:
-      // with every row scored this is exactly the mean, and otherwise it does not mistake an
-      // easy query set (pseudo-queries) for a good expert.
-      else scores[e] = e !== BASE && paired > 0 && !Number.isNaN(baseMean) ? baseMean + diff / paired : sum / cnt;
+    if (all || covered === 0) return;
+    const req = judged.join(",");
+    const g = groups.get(req);
+    if (g) g.push(q);
+    else groups.set(req, [q]);
+  });
+  const out = first.slice();
+  const baseCol = inst.scores.get(BASE);
+  for (const [req, qs] of groups) {
+    const judged = req.split(",").map(Number);
+    const rows = new Uint8Array(inst.count);
+    for (let j = 0; j < inst.count; j++) rows[j] = judged.every((c) => rowSet[j]![c] === "1") ? 1 : 0;
+    const sub = new Float32Array(qs.length * dims);
+    qs.forEach((q, i) => sub.set(baseVectors.subarray(q * dims, (q + 1) * dims), i * dims));
+    const nb = nearestInstances(inst, sub, dims, k, rows);
+    qs.forEach((q, i) => {
+      out[q] = decideKnn(i, nb, k, experts, cols, baseCol, rule);
     });
-    out.push(decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity));
   }
   return out;
+}
+
+/** Instances are immutable: each row's set of scoring candidates is computed once per candidate list. */
+const scoredSetCache = new WeakMap<PilotInstances, Map<string, { rowSet: string[]; sets: Set<string> }>>();
+
+/** Each row's scoring candidates as a key ("1" where candidate c scored it), and the distinct keys. */
+function scoredSets(inst: PilotInstances, experts: readonly string[], cols: ReadonlyArray<Float32Array | undefined>): { rowSet: string[]; sets: Set<string> } {
+  let byList = scoredSetCache.get(inst);
+  if (!byList) scoredSetCache.set(inst, (byList = new Map()));
+  const id = experts.join("\u0000");
+  const hit = byList.get(id);
+  if (hit) return hit;
+  const rowSet = new Array<string>(inst.count);
+  const sets = new Set<string>();
+  for (let j = 0; j < inst.count; j++) {
+    let key = "";
+    for (const col of cols) key += col !== undefined && !Number.isNaN(col[j]!) ? "1" : "0";
+    rowSet[j] = key;
+    sets.add(key);
+  }
+  const out = { rowSet, sets };
+  byList.set(id, out);
+  return out;
+}
+
+/** One query's decision from its neighbours: each candidate's mean nDCG@10 on them. */
+function decideKnn(q: number, nb: Neighbours, k: number, experts: readonly string[], cols: ReadonlyArray<Float32Array | undefined>, baseCol: Float32Array | undefined, rule: RoutingRule): RoutingDecision {
+  const scores: Record<string, number> = {};
+  let simSum = 0;
+  let used = 0;
+  let baseSum = 0;
+  let baseCount = 0;
+  for (let r = 0; r < k; r++) {
+    const j = nb.index[q * nb.k + r]!;
+    if (j < 0) break;
+    simSum += nb.sim[q * nb.k + r]!;
+    used++;
+    const b = baseCol?.[j];
+    if (b !== undefined && !Number.isNaN(b)) {
+      baseSum += b;
+      baseCount++;
+    }
+  }
+  const baseMean = baseCount > 0 ? baseSum / baseCount : Number.NaN;
+  experts.forEach((e, c) => {
+    const col = cols[c];
+    let sum = 0;
+    let diff = 0;
+    let cnt = 0;
+    let paired = 0;
+    if (col) {
+      for (let r = 0; r < used; r++) {
+        const j = nb.index[q * nb.k + r]!;
+        const v = col[j]!;
+        if (Number.isNaN(v)) continue;
+        sum += v;
+        cnt++;
+        const b = baseCol?.[j];
+        if (b !== undefined && !Number.isNaN(b)) {
+          diff += v - b;
+          paired++;
+        }
+      }
+    }
+    // A candidate scored on only a few of the neighbours (added later, with its own domain's
+    // evidence) is not judged by them: its estimate would rest on another domain's queries.
+    if (cnt === 0 || (e !== BASE && cnt * 2 < used)) scores[e] = -Infinity;
+    // Its gain over the base on the rows where both were scored, on top of the base's mean:
+    // with every row scored this is exactly the mean, and otherwise it does not mistake an
+    // easy query set (pseudo-queries) for a good expert.
+    else scores[e] = e !== BASE && paired > 0 && !Number.isNaN(baseMean) ? baseMean + diff / paired : sum / cnt;
+  });
+  return decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity);
 }
 
 function checkSoftRule(rule: RoutingRule): void {
