@@ -405,3 +405,117 @@ describe("postgres store shared by several processes", () => {
     }
   });
 });
+
+describe("postgres bulk load into an empty table: without the HNSW index, built once after the last chunk", () => {
+  let db: PgliteServer;
+  let c: pgDriver.Client;
+  beforeAll(async () => {
+    db = await startPgliteServer();
+    c = new pgDriver.Client({ connectionString: db.url });
+    await c.connect();
+  }, 300_000);
+  afterAll(async () => {
+    await c?.end().catch(() => {});
+    await db?.stop();
+  });
+
+  const n = 150;
+  const corpus = Array.from({ length: n }, (_, i) => ({ id: `e-${String(i).padStart(3, "0")}`, title: "", text: `empty-table load ${i}` }));
+  const rowsOf = unitRows(n, 5151);
+  const rowIndex = new Map(corpus.map((d, i) => [d.id, i]));
+  // Stand-in vectors for the encoder's (this test is about the load, not the model).
+  const encodeRows = (part: readonly { id: string }[]): Float32Array => {
+    const out = new Float32Array(part.length * DIMS);
+    part.forEach((d, i) => out.set(rowsOf.subarray(rowIndex.get(d.id)! * DIMS, (rowIndex.get(d.id)! + 1) * DIMS), i * DIMS));
+    return out;
+  };
+  const indexState = async (): Promise<{ index: string | null; deferredBy: string | null }> =>
+    (await c.query<{ index: string | null; deferredBy: string | null }>(`SELECT to_regclass('rr_documents_hnsw')::text AS index, (SELECT value FROM rr_meta WHERE key = 'hnswIndexDeferredBy') AS "deferredBy"`)).rows[0]!;
+
+  it("an interrupted load leaves the index unbuilt, searches still answer exactly, opening does not re-create it; running the load again builds it", async () => {
+    const { bulkIndex, bulkJobId } = await import("./postgres/bulk.js");
+    const part = corpus.slice(0, 100);
+    let calls = 0;
+    const died = (await bulkIndex(db.url, SPEC, part, {
+      chunkSize: 16,
+      leaseSeconds: 1,
+      pollMs: 50,
+      encode: async (docsPart) => {
+        if (++calls === 3) throw new Error("worker died");
+        return encodeRows(docsPart);
+      },
+    }).catch((e: unknown) => e)) as Error;
+    expect(died.message).toContain("worker died");
+    expect(await indexState()).toEqual({ index: null, deferredBy: bulkJobId(SPEC, part) });
+
+    const warnings: string[] = [];
+    const approx = await openStore(db.url, SPEC, { onWarning: (m) => warnings.push(m) });
+    const exact = await openStore(db.url, SPEC, { exactSearch: true });
+    try {
+      expect(warnings.join("\n")).toContain("the HNSW index is not built yet");
+      expect(await approx.count()).toBe(32);
+      expect(await approx.search(queries, 5)).toEqual(await exact.search(queries, 5));
+    } finally {
+      await approx.close();
+      await exact.close();
+    }
+    expect((await indexState()).index).toBeNull();
+
+    let built: number | undefined;
+    const r = await bulkIndex(db.url, SPEC, part, { chunkSize: 16, leaseSeconds: 1, pollMs: 50, encode: async (p) => encodeRows(p), onIndexBuild: (docsIn) => (built = docsIn) });
+    expect(r.indexDeferred).toBe(false);
+    expect(built).toBe(100);
+    expect(r.indexBuild?.documents).toBe(100);
+    expect(r.takenOver).toBe(1);
+    expect(await indexState()).toEqual({ index: "rr_documents_hnsw", deferredBy: null });
+  });
+
+  it("two workers load an emptied table without the index and one of them builds it once; a table with documents keeps its index", async () => {
+    const { bulkIndex, bulkJobId } = await import("./postgres/bulk.js");
+    await c.query("DELETE FROM rr_documents");
+    const during: { index: string | null; deferredBy: string | null }[] = [];
+    let calls = 0;
+    const encode = async (p: readonly { id: string }[]): Promise<Float32Array> => {
+      if (++calls === 4) during.push(await indexState());
+      await new Promise((res) => setTimeout(res, 30));
+      return encodeRows(p);
+    };
+    const opts = { chunkSize: 10, leaseSeconds: 30, pollMs: 50, encode };
+    const [a, b] = await Promise.all([bulkIndex(db.url, SPEC, corpus, { ...opts, workerId: "a" }), bulkIndex(db.url, SPEC, corpus, { ...opts, workerId: "b" })]);
+    expect(during).toEqual([{ index: null, deferredBy: bulkJobId(SPEC, corpus) }]);
+    expect(a.chunksHere + b.chunksHere).toBe(15);
+    expect(a.chunksHere).toBeGreaterThan(0);
+    expect(b.chunksHere).toBeGreaterThan(0);
+    expect([a.indexDeferred, b.indexDeferred].filter(Boolean)).toHaveLength(1);
+    expect([a.indexBuild, b.indexBuild].filter((x) => x !== undefined).map((x) => x!.documents)).toEqual([n]);
+    expect(await indexState()).toEqual({ index: "rr_documents_hnsw", deferredBy: null });
+    const approx = await openStore(db.url, SPEC);
+    const exact = await openStore(db.url, SPEC, { exactSearch: true });
+    try {
+      expect(await approx.count()).toBe(n);
+      const h = await approx.search(queries, 10);
+      const e = await exact.search(queries, 10);
+      let overlap = 0;
+      for (let q = 0; q < 5; q++) overlap += h[q]!.filter((x) => e[q]!.some((y) => y.id === x.id)).length;
+      expect(overlap / 50).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await approx.close();
+      await exact.close();
+    }
+
+    // More documents into the table that now holds some: the index stays and takes them in.
+    const more = [...corpus, { id: "e-more", title: "", text: "one more" }];
+    const seen: { index: string | null; deferredBy: string | null }[] = [];
+    const r = await bulkIndex(db.url, SPEC, more, {
+      chunkSize: 50,
+      pollMs: 50,
+      encode: async (p) => {
+        seen.push(await indexState());
+        return new Float32Array(unitRows(p.length, 6));
+      },
+    });
+    expect(seen).toEqual([{ index: "rr_documents_hnsw", deferredBy: null }]);
+    expect(r.indexDeferred).toBe(false);
+    expect(r.indexBuild).toBeUndefined();
+  });
+});

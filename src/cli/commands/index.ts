@@ -67,6 +67,8 @@ interface IndexSummary {
   readonly modelId: string;
   readonly workers?: number;
   readonly takenOver?: number;
+  /** PostgreSQL: seconds this run spent building the HNSW index after loading an empty table without it. */
+  readonly indexBuildSeconds?: number;
 }
 
 interface RunContext {
@@ -119,16 +121,27 @@ async function indexIntoPostgres(url: string, docs: readonly StoredDocument[], c
   });
   const children = startHelperWorkers(ctx.workers - 1);
   const enc = await openEncoder(ctx.flags);
-  const bar = startProgress("index", docs.length, { unit: "docs", quiet: ctx.flags.quiet });
+  const progress = startProgress("index", docs.length, { unit: "docs", quiet: ctx.flags.quiet });
+  let barStopped = false;
+  const stopBar = (): void => {
+    if (!barStopped) progress.stop();
+    barStopped = true;
+  };
   try {
     const r = await bulkIndex(url, storeSpec, docs, {
       chunkSize: ctx.chunk,
       leaseSeconds: Number(ctx.flags.leaseSeconds),
       encode: (part) => enc.encode(part.map(documentText)),
-      onProgress: (p) => bar.update(p.done, { here: p.encodedHere }),
+      onProgress: (p) => {
+        if (!barStopped) progress.update(p.done, { here: p.encodedHere });
+      },
+      onIndexBuild: (n) => {
+        stopBar();
+        if (!ctx.flags.quiet) process.stderr.write(`building the HNSW index over ${n} documents (the load ran without it; this can take minutes)\n`);
+      },
     });
     await Promise.all(children.map(waitFor));
-    bar.stop();
+    stopBar();
     const after = await openStore(url, storeSpec).then(async (s) => {
       try {
         return await s.count();
@@ -136,7 +149,15 @@ async function indexIntoPostgres(url: string, docs: readonly StoredDocument[], c
         await s.close();
       }
     });
-    return { documents: after, encoded: r.encodedHere, alreadyThere: before.size, modelId: spec.id, workers: ctx.workers, takenOver: r.takenOver };
+    return {
+      documents: after,
+      encoded: r.encodedHere,
+      alreadyThere: before.size,
+      modelId: spec.id,
+      workers: ctx.workers,
+      takenOver: r.takenOver,
+      ...(r.indexBuild ? { indexBuildSeconds: r.indexBuild.seconds } : {}),
+    };
   } catch (err) {
     for (const c of children) c.kill();
     throw err;

@@ -13,6 +13,19 @@
  * A killed worker stops renewing its lease; when the lease runs out another worker takes the
  * chunk over. A worker that lost its lease (it stalled) finds its done-update matching no row
  * and discards its work. Progress counts documents in done chunks, over all workers.
+ *
+ * The HNSW index. Inserting into the index row by row is far slower than building it over the
+ * loaded table (200,000 rows: a load of 18.9 s without it, then a 215 s build; with it in place
+ * a 20,000-row load alone ran past 4 minutes). So the worker that registers a new job finds the
+ * documents table empty, it drops the index in that same transaction (under the schema lock, so
+ * no store opening meanwhile re-creates it) and records the deferral in rr_meta
+ * (INDEX_DEFERRED_KEY). Whichever worker then sees the job finished (every chunk done) builds
+ * the index and clears the record in one transaction, under an advisory lock: the others wait
+ * for it and find nothing left to do. A run killed before the build leaves the record; running
+ * the command again finds every chunk done and builds the index. Until then searches scan the
+ * table (the search's `enable_seqscan = off` only penalises that plan), and opening the store
+ * warns. A table that already holds documents keeps its index: dropping it would cost a rebuild
+ * of everything for the sake of what is added.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -20,7 +33,7 @@ import type pg from "pg";
 import { RouterRetrieverError } from "../../errors.js";
 import type { Doc as StoredDocument } from "../../data/beir.js";
 import type { StoreSpec } from "../types.js";
-import { createPool, ensureSchema, inTransaction, query, VectorOidCache } from "./connect.js";
+import { createPool, ensureSchema, HNSW_INDEX_SQL, INDEX_DEFERRED_KEY, inTransaction, query, SCHEMA_LOCK, VectorOidCache } from "./connect.js";
 import { insertDocuments, unchangedDocuments } from "./index.js";
 
 export interface BulkIndexOptions {
@@ -36,6 +49,8 @@ export interface BulkIndexOptions {
   readonly onProgress?: (p: { readonly done: number; readonly total: number; readonly encodedHere: number }) => void;
   /** How often to refresh progress and look for expired leases while others work (default 1000 ms). */
   readonly pollMs?: number;
+  /** Called when this worker starts building the HNSW index after the load (it can take minutes). */
+  readonly onIndexBuild?: (documents: number) => void;
 }
 
 export interface BulkIndexResult {
@@ -47,6 +62,10 @@ export interface BulkIndexResult {
   readonly encodedHere: number;
   /** Chunks this worker took over from a worker whose lease ran out. */
   readonly takenOver: number;
+  /** This worker dropped the HNSW index because the job started on an empty table. */
+  readonly indexDeferred: boolean;
+  /** Present when this worker built the deferred HNSW index after the last chunk. */
+  readonly indexBuild?: { readonly documents: number; readonly seconds: number };
 }
 
 const DEFAULT_CHUNK = 256;
@@ -79,7 +98,7 @@ export async function bulkIndex(url: string, spec: StoreSpec, docs: readonly Sto
   let takenOver = 0;
   try {
     await ensureSchema(pool, url, spec);
-    const chunks = await registerJob(pool, url, job, docs.length, chunkSize);
+    const { chunks, indexDeferred } = await registerJob(pool, url, job, docs.length, chunkSize);
     const report = async (): Promise<void> => {
       if (!opts.onProgress) return;
       const r = await query<{ done: string | null }>(pool, url, "reading progress", "SELECT sum(doc_count) FILTER (WHERE state = 'done') AS done FROM rr_index_chunks WHERE job = $1", [job]);
@@ -121,7 +140,9 @@ export async function bulkIndex(url: string, spec: StoreSpec, docs: readonly Sto
       await report();
     }
     await report();
-    return { job, total: docs.length, chunks, chunksHere, encodedHere, takenOver };
+    // Every chunk is done: build the HNSW index if a load deferred it (this job's or an interrupted one's).
+    const indexBuild = await buildDeferredIndex(pool, url, spec.dims, opts.onIndexBuild);
+    return { job, total: docs.length, chunks, chunksHere, encodedHere, takenOver, indexDeferred, ...(indexBuild ? { indexBuild } : {}) };
   } finally {
     await pool.end().catch(() => {});
   }
@@ -144,20 +165,55 @@ export async function bulkProgress(url: string, job: string): Promise<{ done: nu
   }
 }
 
-/** Creates the job's chunk rows unless another worker did; returns the job's chunk count. */
-async function registerJob(pool: pg.Pool, url: string, job: string, total: number, chunkSize: number): Promise<number> {
+/**
+ * Creates the job's chunk rows unless another worker did; returns the job's chunk count. A new
+ * job on an empty documents table drops the HNSW index, to be built after the load (see top).
+ */
+async function registerJob(pool: pg.Pool, url: string, job: string, total: number, chunkSize: number): Promise<{ chunks: number; indexDeferred: boolean }> {
   return inTransaction(pool, url, "registering the indexing job", async (c) => {
     await c.query("SELECT pg_advisory_xact_lock(7177002)");
     const have = await c.query<{ n: string }>("SELECT count(*) AS n FROM rr_index_chunks WHERE job = $1", [job]);
-    if (Number(have.rows[0]!.n) > 0) return Number(have.rows[0]!.n);
+    if (Number(have.rows[0]!.n) > 0) return { chunks: Number(have.rows[0]!.n), indexDeferred: false };
     const n = Math.ceil(total / chunkSize);
-    if (n === 0) return 0;
+    if (n === 0) return { chunks: 0, indexDeferred: false };
     await c.query(
       `INSERT INTO rr_index_chunks (job, chunk, first_doc, doc_count)
        SELECT $1, g, g * $2, LEAST($2, $3 - g * $2) FROM generate_series(0, $4 - 1) AS g`,
       [job, chunkSize, total, n],
     );
-    return n;
+    // The schema lock: a store opening now must not re-create the index after the DROP.
+    await c.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
+    const empty = (await c.query<{ empty: boolean }>("SELECT NOT EXISTS (SELECT 1 FROM rr_documents) AS empty")).rows[0]!.empty;
+    if (!empty) return { chunks: n, indexDeferred: false };
+    await c.query("DROP INDEX IF EXISTS rr_documents_hnsw");
+    await c.query("INSERT INTO rr_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [INDEX_DEFERRED_KEY, job]);
+    return { chunks: n, indexDeferred: true };
+  });
+}
+
+/**
+ * pgvector builds the graph in maintenance_work_mem and slows down sharply once it outgrows it.
+ * A generous guess of the graph's size (the vector plus neighbour lists and bookkeeping per row),
+ * capped at 1 GB (which held 200,000 rows of 384 dims, bench/store.ts); a larger setting is kept.
+ */
+const BUILD_BYTES_PER_ROW_BEYOND_VECTOR = 1024;
+const MAX_BUILD_MEMORY_MB = 1024;
+
+/** Builds the deferred HNSW index and clears the deferral, once (serialised over all workers); undefined when none was deferred. */
+async function buildDeferredIndex(pool: pg.Pool, url: string, dims: number, onIndexBuild: ((documents: number) => void) | undefined): Promise<{ documents: number; seconds: number } | undefined> {
+  return inTransaction(pool, url, "building the HNSW index", async (c) => {
+    await c.query("SELECT pg_advisory_xact_lock(7177003)");
+    const deferred = await c.query("SELECT value FROM rr_meta WHERE key = $1", [INDEX_DEFERRED_KEY]);
+    if (deferred.rowCount === 0) return undefined;
+    const documents = Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM rr_documents")).rows[0]!.n);
+    const wantMb = Math.min(MAX_BUILD_MEMORY_MB, Math.ceil((documents * (4 * dims + BUILD_BYTES_PER_ROW_BEYOND_VECTOR)) / 2 ** 20));
+    const haveKb = Number((await c.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'maintenance_work_mem'")).rows[0]!.setting);
+    if (wantMb * 1024 > haveKb) await c.query(`SET LOCAL maintenance_work_mem = '${wantMb}MB'`);
+    onIndexBuild?.(documents);
+    const t0 = performance.now();
+    await c.query(HNSW_INDEX_SQL);
+    await c.query("DELETE FROM rr_meta WHERE key = $1", [INDEX_DEFERRED_KEY]);
+    return { documents, seconds: (performance.now() - t0) / 1000 };
   });
 }
 

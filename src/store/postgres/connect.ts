@@ -61,14 +61,28 @@ export async function inTransaction<T>(pool: pg.Pool, url: string, what: string,
   }
 }
 
+/** The advisory lock ensureSchema holds (and bulk.ts while it drops the index). */
+export const SCHEMA_LOCK = 7177001;
+
+/** The documents' HNSW index (inner product, as the flat store ranks; m=16, ef_construction=64). */
+export const HNSW_INDEX_SQL = `CREATE INDEX IF NOT EXISTS rr_documents_hnsw ON rr_documents USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)`;
+
+/**
+ * rr_meta key present while a bulk load into the empty table runs without the HNSW index (its
+ * value: the job that dropped it); bulk.ts builds the index and removes the key once a job's
+ * chunks are all done. Meanwhile opening the store does not re-create the index (that would make
+ * the rest of the load maintain it row by row), and searches scan the table.
+ */
+export const INDEX_DEFERRED_KEY = "hnswIndexDeferredBy";
+
 /**
  * Creates the tables on first use and checks the stored model on every open. Serialised by an
  * advisory lock so that several processes opening a fresh database at once do not race on
- * CREATE TABLE.
+ * CREATE TABLE. `indexDeferredBy`: the bulk job loading without the HNSW index, if one is.
  */
-export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec): Promise<{ storeId: string | undefined }> {
+export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec): Promise<{ storeId: string | undefined; indexDeferredBy: string | undefined }> {
   return inTransaction(pool, url, "cannot prepare the store's tables", async (client) => {
-    await client.query("SELECT pg_advisory_xact_lock(7177001)");
+    await client.query(`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK})`);
     await client.query("CREATE EXTENSION IF NOT EXISTS vector");
     await client.query(`CREATE TABLE IF NOT EXISTS rr_meta (key text PRIMARY KEY, value text NOT NULL)`);
     const meta = new Map((await client.query<{ key: string; value: string }>("SELECT key, value FROM rr_meta")).rows.map((r) => [r.key, r.value]));
@@ -108,7 +122,8 @@ export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec):
     );
     // Inner product: the flat store's exact ranking is by dot product, and for the normalised
     // embeddings every bundled model produces it equals cosine.
-    await client.query(`CREATE INDEX IF NOT EXISTS rr_documents_hnsw ON rr_documents USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64)`);
+    const indexDeferredBy = meta.get(INDEX_DEFERRED_KEY);
+    if (indexDeferredBy === undefined) await client.query(HNSW_INDEX_SQL);
     await client.query(`CREATE TABLE IF NOT EXISTS rr_experts (name text PRIMARY KEY, active boolean NOT NULL, sha256 text, updated_at timestamptz NOT NULL DEFAULT now())`);
     await client.query(`CREATE TABLE IF NOT EXISTS rr_expert_files (name text NOT NULL, file text NOT NULL, content bytea NOT NULL, PRIMARY KEY (name, file))`);
     await client.query(`CREATE TABLE IF NOT EXISTS rr_pilots (id int PRIMARY KEY CHECK (id = 1), library text NOT NULL, sha256 text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`);
@@ -127,7 +142,7 @@ export async function ensureSchema(pool: pg.Pool, url: string, spec: StoreSpec):
          done_at timestamptz,
          PRIMARY KEY (job, chunk))`,
     );
-    return { storeId };
+    return { storeId, indexDeferredBy };
   });
 }
 

@@ -41,6 +41,8 @@ export interface PostgresStoreOptions {
   readonly efSearch?: number;
   /** How often to look for other processes' expert and pilot changes (default 1000 ms). */
   readonly pollMs?: number;
+  /** Told at open when the HNSW index is not built yet (a bulk load into the empty table is deferring it). */
+  readonly onWarning?: (message: string) => void;
 }
 
 export { DEFAULT_EF_SEARCH, MAX_EF_SEARCH } from "./ef-search.js";
@@ -57,7 +59,13 @@ export async function openPostgresStore(url: string, spec: StoreSpec, opts: Post
   }
   const pool = createPool(url);
   try {
-    const { storeId } = await ensureSchema(pool, url, spec);
+    const { storeId, indexDeferredBy } = await ensureSchema(pool, url, spec);
+    if (indexDeferredBy !== undefined) {
+      opts.onWarning?.(
+        `${redactStoreLocation(url)}: the HNSW index is not built yet: bulk indexing job ${indexDeferredBy} loads the empty table without it and builds it when its last chunk is done ` +
+          "(an interrupted run finishes when `routerretriever index` is run again); until then every search scans the whole table",
+      );
+    }
     const version = await readVersion(pool, url);
     return new PostgresStore(url, pool, spec, opts, version, storeId);
   } catch (err) {

@@ -5,7 +5,10 @@
  *     one is used by the other within seconds; the second process has no expert folders of its
  *     own, so it can only serve experts whose adapters it got from the database;
  *   - bulk indexing: a worker killed with SIGKILL while it holds a chunk; a second worker takes
- *     that chunk over when its lease runs out, and every document ends up stored exactly once.
+ *     that chunk over when its lease runs out, and every document ends up stored exactly once;
+ *     the load into the empty table runs without the HNSW index (searches scan meanwhile) and
+ *     the run that completes the job builds it;
+ *   - --ef-search on the commands that search.
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -54,6 +57,8 @@ describe("two service processes on one PostgreSQL database", { timeout: 400_000 
     const idx = await runCli(["index", corpus, "--store", db.url, "--chunk", "5", "--json", "--quiet"]);
     expect(idx.code, idx.stderr).toBe(0);
     expect(JSON.parse(idx.stdout)).toMatchObject({ documents: FIXTURE_DOCS.length, encoded: FIXTURE_DOCS.length });
+    // A fresh database: loaded without the HNSW index, which this one worker then built.
+    expect(typeof JSON.parse(idx.stdout).indexBuildSeconds).toBe("number");
     mkdirSync(aExperts());
     mkdirSync(bExperts());
     for (const n of ["scifact", "code"]) cpSync(join(fx.expertsDir, n), join(aExperts(), n), { recursive: true });
@@ -163,12 +168,27 @@ describe("bulk indexing with a killed worker", { timeout: 600_000 }, () => {
       await new Promise((r) => victim.once("exit", r));
       const held = (await client.query<{ chunk: number; worker: string }>("SELECT chunk, worker FROM rr_index_chunks WHERE state = 'running'")).rows;
       expect(held.length).toBe(1);
+      // The load into the empty table runs without the HNSW index; the killed run never built it ...
+      const indexState = async (): Promise<{ index: string | null; deferred: string | null }> =>
+        (await client.query<{ index: string | null; deferred: string | null }>(`SELECT to_regclass('rr_documents_hnsw')::text AS index, (SELECT value FROM rr_meta WHERE key = 'hnswIndexDeferredBy') AS deferred`)).rows[0]!;
+      const killedState = await indexState();
+      expect(killedState.index).toBeNull();
+      expect(killedState.deferred).not.toBeNull();
+      // ... and a search (the approximate one, no --exact) still answers, by scanning the table.
+      const loaded = (await client.query<{ id: string; title: string; body: string }>("SELECT id, title, body FROM rr_documents ORDER BY id LIMIT 1")).rows[0]!;
+      const during = await runCli(["search", db2.url, loaded.body, "-k", "1", "--json"]);
+      expect(during.code, during.stderr).toBe(0);
+      expect(during.stderr).toContain("the HNSW index is not built yet");
+      expect((JSON.parse(during.stdout) as { hits: { id: string }[] }[])[0]!.hits[0]!.id).toBe(loaded.id);
 
       const rescue = await runCli([...args.slice(0, -1), "--json"]);
       expect(rescue.code, rescue.stderr).toBe(0);
-      const summary = JSON.parse(rescue.stdout) as { documents: number; takenOver: number };
+      const summary = JSON.parse(rescue.stdout) as { documents: number; takenOver: number; indexBuildSeconds?: number };
       expect(summary.documents).toBe(docs.length);
       expect(summary.takenOver).toBe(1);
+      // The run that completed the job built the index.
+      expect(typeof summary.indexBuildSeconds).toBe("number");
+      expect(await indexState()).toEqual({ index: "rr_documents_hnsw", deferred: null });
       const chunk = (await client.query<{ state: string; worker: string; attempts: number }>("SELECT state, worker, attempts FROM rr_index_chunks WHERE chunk = $1", [held[0]!.chunk])).rows[0]!;
       expect(chunk.state).toBe("done");
       expect(chunk.worker).not.toBe(held[0]!.worker);
