@@ -16,10 +16,10 @@
  *
  * The HNSW index. Inserting into the index row by row is far slower than building it over the
  * loaded table (200,000 rows: a load of 18.9 s without it, then a 215 s build; with it in place
- * a 20,000-row load alone ran past 4 minutes). So the worker that registers a new job finds the
- * documents table empty, it drops the index in that same transaction (under the schema lock, so
- * no store opening meanwhile re-creates it) and records the deferral in rr_meta
- * (INDEX_DEFERRED_KEY). Whichever worker then sees the job finished (every chunk done) builds
+ * a 20,000-row load had not finished after 4 minutes of engine CPU). So when the worker that
+ * registers a new job finds the documents table empty, it drops the index in that same
+ * transaction (under the schema lock, so no store opening meanwhile re-creates it) and records
+ * the deferral in rr_meta (INDEX_DEFERRED_KEY). Whichever worker then sees the job finished (every chunk done) builds
  * the index and clears the record in one transaction, under an advisory lock: the others wait
  * for it and find nothing left to do. A run killed before the build leaves the record; running
  * the command again finds every chunk done and builds the index. Until then searches scan the
