@@ -14,7 +14,8 @@
  * 600 CISI documents, those judged for its test queries first, then a seeded sample), through
  * addDomain on the demo's experts and pilot library in DIR (an hour on a loaded 2-core machine),
  * and then uses DIR/experts/cisi/routing.json; a DIR made before is reused.
- * Prints a table (markdown) on stdout; nothing else is written.
+ * Prints a table (markdown) on stdout; nothing else is written. RR_SHOW_MOVED=1 also lists each rerouted
+ * demo query on stderr (text, route before and after, weights).
  */
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -99,6 +100,7 @@ for (const [rn, rule] of rules) {
   for (const [vn, l] of variants) {
     const after = route(l, demoVecs, rule);
     const moved = before.flatMap((d, i) => (d.expert !== after[i]!.expert ? [after[i]!.expert] : []));
+    if (process.env.RR_SHOW_MOVED) before.forEach((d, i) => d.expert !== after[i]!.expert && console.error(`moved: ${JSON.stringify(demo[i])} ${d.expert} -> ${after[i]!.expert} ${JSON.stringify(after[i]!.weights)}`));
     const inMix = after.filter((d) => (d.weights?.[ev.expert] ?? (d.expert === ev.expert ? 1 : 0)) > 0).length;
     lines.push(`| ${rn} | ${vn} | ${moved.length} | ${moved.filter((e) => e === ev.expert).length} | ${inMix} | ${fmt(count(route(l, testVecs, rule).map((d) => d.expert)))} |`);
   }
