@@ -11,7 +11,12 @@
  * input_ids/attention_mask/token_type_ids, output last_hidden_state), from the same packaged
  * weights; its pipeline then pools and normalises in JS as it does for any user.
  *
- *   npx tsx bench/encode.ts [--docs 1024] [--threads <cores>] [--variants tjs,fp32,fp32-plain,int8,int8-plain]
+ * A variant with an "xN" suffix (fp32x2, int8x2) runs N sessions of threads/N intra-op threads
+ * each, on worker threads, with batches in flight side by side (data parallel, as `serve` does):
+ * every step hands each variant the same `--group` batches (default 2) in one call, so a
+ * one-session variant runs them one after the other and an x2 variant runs them at once.
+ *
+ *   npx tsx bench/encode.ts [--docs 1024] [--threads <cores>] [--variants tjs,fp32,fp32-plain,int8,int8-plain,fp32x2,int8x2] [--out encode.json]
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -35,6 +40,8 @@ const { values } = parseArgs({
     threads: { type: "string", default: String(availableParallelism()) },
     variants: { type: "string", default: "tjs,fp32-plain,fp32,int8-plain,int8" },
     batch: { type: "string", default: "32" },
+    group: { type: "string", default: "2" },
+    out: { type: "string", default: "encode.json" },
   },
 });
 const datasets = sharedDatasetsDir();
@@ -44,17 +51,20 @@ if (!datasets) {
 }
 const threads = Number(values.threads);
 const batchSize = Number(values.batch);
+const group = Number(values.group);
 
 /**
  * Our variants by name: "fp32"/"int8" with the default fused kernels, "-plain" with none, and
- * "+attention", "+skipLayerNorm", "+biasGelu" with that one alone (to measure each by itself).
+ * "+attention", "+skipLayerNorm", "+biasGelu" with that one alone (to measure each by itself);
+ * "xN" runs N sessions (data parallel).
  */
-function ourVariant(name: string): { precision: Precision; fusions?: Fusions } | undefined {
-  const m = /^(fp32|int8)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?$/.exec(name);
+function ourVariant(name: string): { precision: Precision; fusions?: Fusions; sessions: number } | undefined {
+  const m = /^(fp32|int8)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?(?:x(\d+))?$/.exec(name);
   if (!m) return undefined;
-  if (m[2]) return { precision: m[1] as Precision, fusions: NO_FUSIONS };
-  if (m[3]) return { precision: m[1] as Precision, fusions: { ...NO_FUSIONS, [m[3]]: true } };
-  return { precision: m[1] as Precision };
+  const sessions = m[4] ? Number(m[4]) : 1;
+  if (m[2]) return { precision: m[1] as Precision, fusions: NO_FUSIONS, sessions };
+  if (m[3]) return { precision: m[1] as Precision, fusions: { ...NO_FUSIONS, [m[3]]: true }, sessions };
+  return { precision: m[1] as Precision, sessions };
 }
 
 /**
@@ -99,8 +109,9 @@ const model = loadModel(defaultModelSpec());
 const lens = texts.map((t) => model.tokenizer.encode(t).length);
 const order = texts.map((_, i) => i).sort((a, b) => lens[b]! - lens[a]! || a - b);
 const batches: { texts: string[]; tokens: number }[] = [];
-for (let i = 0; i < order.length; i += batchSize) {
-  const rows = order.slice(i, i + batchSize);
+// A step is `group` consecutive batches, handed to every variant in one call (see the header).
+for (let i = 0; i < order.length; i += batchSize * group) {
+  const rows = order.slice(i, i + batchSize * group);
   batches.push({ texts: rows.map((r) => texts[r]!), tokens: rows.reduce((a, r) => a + lens[r]!, 0) });
 }
 const totalTokens = lens.reduce((a, b) => a + b, 0);
@@ -116,18 +127,24 @@ for (const name of names) {
     env.localModelPath = join(peerModelDir(model), "..");
     const id = model.spec.id.replace(/[^A-Za-z0-9._-]/g, "_");
     const extractor: FeatureExtractionPipeline = await pipeline("feature-extraction", id, { dtype: "fp32", device: "cpu", session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 } });
-    runs.set(name, { run: (t) => extractor(t, { pooling: "mean", normalize: true }), close: () => extractor.dispose() });
+    // transformers.js pads a call's texts into one batch: feed it the step's batches one by one.
+    const run = async (t: string[]) => {
+      for (let i = 0; i < t.length; i += batchSize) await extractor(t.slice(i, i + batchSize), { pooling: "mean", normalize: true });
+    };
+    runs.set(name, { run, close: () => extractor.dispose() });
   } else {
     const v = ourVariant(name);
     if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu)`);
-    const enc = await Encoder.create(model, { threads, precision: v.precision, fusions: v.fusions });
+    const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, fusions: v.fusions });
     runs.set(name, { run: (t) => enc.encode(t, { batchSize }), close: () => enc.close() });
   }
   startup.set(name, performance.now() - t0);
 }
 
-// Warm-up: one short batch each (first-run allocations).
-for (const name of names) await runs.get(name)!.run(batches[batches.length - 1]!.texts);
+// Warm-up: a step of short texts each (first-run allocations, every session of an xN variant).
+const shortest = batches[batches.length - 1]!.texts;
+const warm = Array.from({ length: batchSize * group }, (_, i) => shortest[i % shortest.length]!);
+for (const name of names) await runs.get(name)!.run(warm);
 const seconds = new Map(names.map((n) => [n, 0]));
 const load0 = loadavg()[0]!;
 for (let b = 0; b < batches.length; b++) {
@@ -137,7 +154,7 @@ for (let b = 0; b < batches.length; b++) {
     await runs.get(name)!.run(batches[b]!.texts);
     seconds.set(name, seconds.get(name)! + (performance.now() - t0) / 1000);
   }
-  if (b % 4 === 3) process.stderr.write(`\r  batch ${b + 1}/${batches.length}`);
+  if (b % 4 === 3) process.stderr.write(`\r  step ${b + 1}/${batches.length}`);
 }
 process.stderr.write("\n");
 const load1 = loadavg()[0]!;
@@ -157,7 +174,7 @@ const rows = names.map((name) => {
   };
 });
 console.table(rows);
-console.log(`load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${threads} threads, ${texts.length} docs, ${batches.length} batches of ${batchSize}`);
-const out = join(projectRoot, "bench", "results", "encode.json");
-writeJsonAtomic(out, { date: new Date().toISOString(), model: model.spec.id, cpu: cpus()[0]?.model, threads, docs: texts.length, batchSize, loadAverage: [load0, load1], rows });
+console.log(`load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${threads} threads, ${texts.length} docs, ${batches.length} steps of ${group} batches of ${batchSize}`);
+const out = join(projectRoot, "bench", "results", values.out!);
+writeJsonAtomic(out, { date: new Date().toISOString(), model: model.spec.id, cpu: cpus()[0]?.model, threads, docs: texts.length, batchSize, group, loadAverage: [load0, load1], rows });
 console.log(`written ${out}`);
