@@ -144,29 +144,34 @@ describe("bulk indexing with a killed worker", { timeout: 600_000 }, () => {
     const db2 = await startPgliteServer();
     const client = new pg.Client({ connectionString: db2.url });
     try {
-      const docs = Array.from({ length: 60 }, (_, i) => ({ id: `k${i}`, title: `Document ${i}`, text: `Killed worker test document number ${i} about topic ${i % 7}.` }));
+      const docs = Array.from({ length: 200 }, (_, i) => ({ id: `k${i}`, title: `Document ${i}`, text: `Killed worker test document number ${i} about topic ${i % 7}.` }));
       const file = join(fx.root, "bulk.jsonl");
       writeFileSync(file, docs.map((d) => JSON.stringify(d)).join("\n") + "\n");
       const args = ["index", file, "--store", db2.url, "--chunk", "4", "--lease-seconds", "3", "--quiet"];
-      const victim = spawnCli(args);
-      victim.stdout!.resume();
-      victim.stderr!.resume();
       await client.connect();
-      // Kill it once it has committed at least one chunk and holds another.
-      await until(
-        "the first worker to commit a chunk and claim the next",
-        async () => {
-          // The worker creates the tables once its model is loaded.
-          const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('rr_index_chunks')::text AS t")).rows[0]!.t;
-          if (exists === null) return { done: "0", running: "0" };
-          return (await client.query<{ done: string; running: string }>("SELECT count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'running') AS running FROM rr_index_chunks")).rows[0]!;
-        },
-        (r) => Number(r.done) >= 1 && Number(r.running) >= 1,
-        120,
-      );
-      victim.kill("SIGKILL");
-      await new Promise((r) => victim.once("exit", r));
-      const held = (await client.query<{ chunk: number; worker: string }>("SELECT chunk, worker FROM rr_index_chunks WHERE state = 'running'")).rows;
+      // Kill a worker once it holds a chunk (after at least one committed). A chunk of 4 takes a
+      // fraction of a second, so the kill can land between a commit and the next claim, leaving
+      // nothing held: then another worker goes on with the job and is killed in turn.
+      let held: { chunk: number; worker: string }[] = [];
+      for (let attempt = 1; attempt <= 5 && held.length === 0; attempt++) {
+        const victim = spawnCli(args);
+        victim.stdout!.resume();
+        victim.stderr!.resume();
+        await until(
+          "a worker to commit a chunk and claim the next",
+          async () => {
+            // The worker creates the tables once its model is loaded.
+            const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('rr_index_chunks')::text AS t")).rows[0]!.t;
+            if (exists === null) return { done: "0", running: "0" };
+            return (await client.query<{ done: string; running: string }>("SELECT count(*) FILTER (WHERE state = 'done') AS done, count(*) FILTER (WHERE state = 'running') AS running FROM rr_index_chunks")).rows[0]!;
+          },
+          (r) => Number(r.done) >= 1 && Number(r.running) >= 1,
+          120,
+        );
+        victim.kill("SIGKILL");
+        await new Promise((r) => victim.once("exit", r));
+        held = (await client.query<{ chunk: number; worker: string }>("SELECT chunk, worker FROM rr_index_chunks WHERE state = 'running'")).rows;
+      }
       expect(held.length).toBe(1);
       // The load into the empty table runs without the HNSW index; the killed run never built it ...
       const indexState = async (): Promise<{ index: string | null; deferred: string | null }> =>
