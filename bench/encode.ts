@@ -20,7 +20,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { env, pipeline, type FeatureExtractionPipeline } from "@huggingface/transformers";
@@ -105,15 +105,12 @@ function peerModelDir(model: LoadedModel): string {
 const corpus = await loadCorpus(join(datasets, "scifact"));
 const texts = corpus.slice(0, Number(values.docs)).map(documentText);
 const model = loadModel(defaultModelSpec());
-// Length-sorted (longest first, as makeBatches does), then cut into batches every variant shares.
+// Length-sorted (longest first, as makeBatches does), then cut into steps every variant shares.
 const lens = texts.map((t) => model.tokenizer.encode(t).length);
 const order = texts.map((_, i) => i).sort((a, b) => lens[b]! - lens[a]! || a - b);
-const batches: { texts: string[]; tokens: number }[] = [];
 // A step is `group` consecutive batches, handed to every variant in one call (see the header).
-for (let i = 0; i < order.length; i += batchSize * group) {
-  const rows = order.slice(i, i + batchSize * group);
-  batches.push({ texts: rows.map((r) => texts[r]!), tokens: rows.reduce((a, r) => a + lens[r]!, 0) });
-}
+const steps: string[][] = [];
+for (let i = 0; i < order.length; i += batchSize * group) steps.push(order.slice(i, i + batchSize * group).map((r) => texts[r]!));
 const totalTokens = lens.reduce((a, b) => a + b, 0);
 
 type Run = (texts: string[]) => Promise<unknown>;
@@ -134,7 +131,7 @@ for (const name of names) {
     runs.set(name, { run, close: () => extractor.dispose() });
   } else {
     const v = ourVariant(name);
-    if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu)`);
+    if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu, then optionally xN)`);
     const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, fusions: v.fusions });
     runs.set(name, { run: (t) => enc.encode(t, { batchSize }), close: () => enc.close() });
   }
@@ -142,19 +139,19 @@ for (const name of names) {
 }
 
 // Warm-up: a step of short texts each (first-run allocations, every session of an xN variant).
-const shortest = batches[batches.length - 1]!.texts;
+const shortest = steps[steps.length - 1]!;
 const warm = Array.from({ length: batchSize * group }, (_, i) => shortest[i % shortest.length]!);
 for (const name of names) await runs.get(name)!.run(warm);
 const seconds = new Map(names.map((n) => [n, 0]));
 const load0 = loadavg()[0]!;
-for (let b = 0; b < batches.length; b++) {
+for (let b = 0; b < steps.length; b++) {
   for (let j = 0; j < names.length; j++) {
     const name = names[(b + j) % names.length]!;
     const t0 = performance.now();
-    await runs.get(name)!.run(batches[b]!.texts);
+    await runs.get(name)!.run(steps[b]!);
     seconds.set(name, seconds.get(name)! + (performance.now() - t0) / 1000);
   }
-  if (b % 4 === 3) process.stderr.write(`\r  step ${b + 1}/${batches.length}`);
+  if (b % 4 === 3) process.stderr.write(`\r  step ${b + 1}/${steps.length}`);
 }
 process.stderr.write("\n");
 const load1 = loadavg()[0]!;
@@ -174,7 +171,8 @@ const rows = names.map((name) => {
   };
 });
 console.table(rows);
-console.log(`load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${threads} threads, ${texts.length} docs, ${batches.length} steps of ${group} batches of ${batchSize}`);
-const out = join(projectRoot, "bench", "results", values.out!);
+console.log(`load average (1 min) ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end; ${threads} threads, ${texts.length} docs, ${steps.length} steps of ${group} batches of ${batchSize}`);
+// A bare name lands in bench/results; an absolute path is taken as it is.
+const out = resolve(projectRoot, "bench", "results", values.out!);
 writeJsonAtomic(out, { date: new Date().toISOString(), model: model.spec.id, cpu: cpus()[0]?.model, threads, docs: texts.length, batchSize, group, loadAverage: [load0, load1], rows });
 console.log(`written ${out}`);
