@@ -14,11 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBeirDataset } from "../data/beir.js";
+import { writeJsonAtomic } from "../util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../util/paths.js";
 import { rng, shuffled } from "../util/random.js";
 
 const datasets = sharedDatasetsDir();
-// Opt-in on top of RR_REAL_DATA (RR_OWN_DOMAIN=1): it trains an expert on 1,460 documents, several
+// Opt-in on top of RR_REAL_DATA (RR_OWN_DOMAIN=1): it trains an expert on CISI's 1,460 documents, several
 // minutes on 2 cores, too long for every CI run.
 const enabled = process.env.RR_REAL_DATA === "1" && process.env.RR_OWN_DOMAIN === "1" && datasets !== undefined;
 if (!enabled) console.warn(`own-domain end-to-end test skipped: ${datasets ? "set RR_REAL_DATA=1 RR_OWN_DOMAIN=1 to run it" : "../shared/datasets is absent"}`);
@@ -28,8 +29,8 @@ const TOKEN = "own-domain-e2e-token-0123456789";
 // document (the experiment's no-expert domain, scored by the old candidates only), and evidence
 // from a 600-document sample sits among them too thinly to claim the domain's queries (34 of 76
 // went to the new expert, 2026-12-03; with the whole collection 70 of 76). RR_OWN_DOMAIN_DOCS
-// takes a smaller sample.
-const NEW_DOCS = Number(process.env.RR_OWN_DOMAIN_DOCS ?? 1460);
+// takes a smaller sample. Each run records its counts in bench/results/own-domain-<docs>.json.
+const NEW_DOCS = process.env.RR_OWN_DOMAIN_DOCS === undefined ? undefined : Number(process.env.RR_OWN_DOMAIN_DOCS);
 let tmp: string;
 let child: ChildProcess | undefined;
 let url = "";
@@ -103,7 +104,7 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
   it("routes the new domain's queries to its new expert; the demo's queries keep their routes", async () => {
     const demo = readFileSync(join(projectRoot, "demo", "queries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DemoQuery);
     const cisi = await loadBeirDataset(join(datasets!, "cisi"), "test");
-    // The new domain: CISI's documents (NEW_DOCS of them), those judged for its test queries first (so the
+    // The new domain: CISI's documents (all, or NEW_DOCS of them), those judged for its test queries first (so the
     // queries have their answers in the store), the rest a seeded sample.
     const judged = new Set([...cisi.qrels.values()].flatMap((m) => [...m].filter(([, g]) => g > 0).map(([id]) => id)));
     const ordered = [...cisi.corpus.filter((d) => judged.has(d.id)), ...shuffled(cisi.corpus.filter((d) => !judged.has(d.id)), rng(13))];
@@ -133,17 +134,16 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
 
     const changed = demo.filter((_, i) => demoAfter[i] !== demoBefore[i]);
     const byDomain = (rs: readonly string[]) => Object.fromEntries([...new Set(demo.map((q) => q.domain))].map((d) => [d, counts(rs.filter((_, i) => demo[i]!.domain === d))]));
-    console.log(
-      JSON.stringify(
-        {
-          job: { seconds: j.result.seconds, training: j.result.training, evidence: j.result.evidence, pilots: j.result.expert.pilots },
-          cisiTestQueries: { before: counts(cisiBefore), after: counts(cisiAfter) },
-          demoQueries: { before: byDomain(demoBefore), after: byDomain(demoAfter), changed: changed.length, of: demo.length },
-        },
-        null,
-        1,
-      ),
-    );
+    const record = {
+      at: new Date().toISOString(),
+      command: `RR_REAL_DATA=1 RR_OWN_DOMAIN=1${NEW_DOCS === undefined ? "" : ` RR_OWN_DOMAIN_DOCS=${NEW_DOCS}`} npx vitest run src/service/own-domain.test.ts`,
+      documents: documents.length,
+      job: { seconds: j.result.seconds, training: j.result.training, evidence: j.result.evidence, pilots: j.result.expert.pilots },
+      cisiTestQueries: { before: counts(cisiBefore), after: counts(cisiAfter) },
+      demoQueries: { before: byDomain(demoBefore), after: byDomain(demoAfter), changed: changed.length, of: demo.length },
+    };
+    console.log(JSON.stringify(record, null, 1));
+    writeJsonAtomic(join(projectRoot, "bench", "results", `own-domain-${documents.length}.json`), record);
     expect(cisiBefore.filter((e) => e === "cisi")).toHaveLength(0);
     expect(cisiAfter.filter((e) => e === "cisi").length).toBeGreaterThanOrEqual(Math.ceil(0.9 * cisiQueries.length));
     // A demo query keeps its route unless the new domain's evidence claims its neighbourhood (half
