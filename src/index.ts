@@ -50,7 +50,7 @@ export { addDomain, type AddDomainOptions, type AddDomainProgress, type AddDomai
 
 // Training.
 export { trainExpert, DEFAULT_LORA, type TrainExpertOptions, type TrainResult, type TrainEvent } from "./training/trainer.js";
-export { loadTrainingPairs, pseudoQueryPairs, type TrainingPair, type TrainingSource } from "./data/pairs.js";
+export { loadTrainingPairs, trainingData, counterArgumentPairs, pseudoQueryPairs, TRAINING_SOURCES, type TrainingData, type TrainingPair, type TrainingSource } from "./data/pairs.js";
 
 // Routing: pilot library (Algorithm 1, buildPilotLibrary), router rules, incremental experts, persistence.
 export * from "./routing/index.js";

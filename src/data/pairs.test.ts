@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { holdOutDev, pseudoQueryPairs, type TrainingPair } from "./pairs.js";
+import { sharedDatasetsDir } from "../util/paths.js";
+import { sharedForTests } from "../../test/support/shared.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { counterArgumentPairs, holdOutDev, loadTrainingPairs, pseudoQueryPairs, trainingData, type TrainingPair } from "./pairs.js";
 
 describe("pseudo-queries", () => {
   it("uses a title with enough words, else a sentence of the text, else skips the doc", () => {
@@ -27,5 +31,48 @@ describe("held-out dev queries", () => {
     for (const p of a.train) expect(a.dev.queries.has(p.queryId)).toBe(false);
     const devPairs = [...a.dev.qrels.values()].reduce((n, m) => n + m.size, 0);
     expect(devPairs + a.train.length).toBe(50);
+  });
+});
+
+describe("ArguAna's own argument -> counter-argument splits", () => {
+  const doc = (id: string, text = `text of ${id}`): { id: string; title: string; text: string } => ({ id, title: "", text });
+  const corpus = [
+    doc("training-economy-abc-pro01a"),
+    doc("training-economy-abc-pro01b"),
+    doc("training-economy-abc-con02a"),
+    doc("training-economy-abc-con02b"),
+    doc("training-economy-abc-pro03a"), // its counter-argument is missing: no pair
+    doc("validation-law-xyz-pro01a"),
+    doc("validation-law-xyz-pro01b"),
+    doc("test-health-qqq-pro01a"),
+    doc("test-health-qqq-pro01b"),
+  ];
+
+  it("pairs each point of a split with its counter-argument, and never touches another split", () => {
+    expect(counterArgumentPairs(corpus, "training")).toEqual([
+      { queryId: "training-economy-abc-pro01a", query: "text of training-economy-abc-pro01a", docId: "training-economy-abc-pro01b" },
+      { queryId: "training-economy-abc-con02a", query: "text of training-economy-abc-con02a", docId: "training-economy-abc-con02b" },
+    ]);
+    const validation = counterArgumentPairs(corpus, "validation");
+    expect(validation.map((p) => p.docId)).toEqual(["validation-law-xyz-pro01b"]);
+    for (const p of [...counterArgumentPairs(corpus, "training"), ...validation]) expect(p.queryId.startsWith("test-") || p.docId.startsWith("test-")).toBe(false);
+  });
+});
+
+const shared = sharedForTests(sharedDatasetsDir(), "../shared/datasets (or ROUTERRETRIEVER_DATASETS)", "ArguAna's training-split test");
+
+describe("training data of the shared ArguAna (real data)", () => {
+  const dir = join(shared ?? "", "arguana");
+  it.skipIf(shared === undefined || !existsSync(join(dir, "corpus.jsonl")))("auto picks the corpus's training split, judges on its validation split, and no test document is used", async () => {
+    const t = await trainingData(dir, "auto", 0);
+    expect(t.source).toBe("counter-arguments");
+    expect(t.ignoreIdenticalIds).toBe(true);
+    expect(t.pairs.length).toBe(2511);
+    expect(t.dev.queries.size).toBe(459);
+    expect(t.dev.ignoreIdenticalIds).toBe(true);
+    const ids = [...t.pairs.flatMap((p) => [p.queryId, p.docId]), ...t.dev.queries.keys(), ...[...t.dev.qrels.values()].flatMap((m) => [...m.keys()])];
+    expect(ids.filter((id) => id.startsWith("test-"))).toEqual([]);
+    // GenQ stays available by name.
+    expect((await loadTrainingPairs(dir, "generated", 0)).pairs.length).toBe(25844);
   });
 });

@@ -30,7 +30,7 @@ import { buildPilotLibrary, libraryFromLabels, queriesFromPairs, relabel, type P
 import { pilotRouter, route } from "../routing/router.js";
 import { encodeCandidates, scoreVectors } from "../routing/scores.js";
 import { BASE, type PilotLibrary, type QueryRouter, type RoutingDecision } from "../routing/types.js";
-import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingSource } from "../data/pairs.js";
+import { trainingData, type DevSet, type TrainingSource } from "../data/pairs.js";
 import type { Qrels } from "../data/beir.js";
 import { PAPER_RULE, type RoutingRule } from "../routing/types.js";
 import { Libraries, scoreDecisions, selectRouter, settingName, type EvalSet, type RouterSetting, type Selection } from "./select.js";
@@ -114,18 +114,11 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     tests.set(d.name, ds);
     const { index } = await corpusVectors(baseEncoder, ds.corpus, { cacheDir: o.cacheDir, onProgress: (p) => progress(`encode ${d.name} corpus`, p.done, p.total) });
     indexes.set(d.name, index);
-    const training = await loadTrainingPairs(d.dir, "auto", seed);
+    const training = await trainingData(d.dir, "auto", seed, { devFraction: o.devFraction, devMaxQueries: o.devMaxQueries });
     pilotSources[d.name] = training.source;
-    let pilotPairs = training.pairs;
-    let dev = await devFromSplit(d.dir);
-    if (!dev) {
-      const held = holdOutDev(training.pairs, o.devFraction ?? 0.1, o.devMaxQueries ?? 200, seed);
-      pilotPairs = held.train;
-      dev = held.dev;
-    }
-    devs.set(d.name, dev);
-    const { queries, qrels } = queriesFromPairs(pilotPairs);
-    pilotDomains.push({ name: d.name, index, qrels, queries, expert: d.expert, ignoreIdenticalIds: ignoreIdenticalIdsFor(d.name) });
+    devs.set(d.name, training.dev);
+    const { queries, qrels } = queriesFromPairs(training.pairs);
+    pilotDomains.push({ name: d.name, index, qrels, queries, expert: d.expert, ignoreIdenticalIds: training.ignoreIdenticalIds || ignoreIdenticalIdsFor(d.name) });
   }
   await baseEncoder.close();
 

@@ -25,7 +25,7 @@ const lora = { rank: 2, alpha: 4, dropout: 0, targetModules: ["query", "value"] 
 const tg = buildTrainingGraph(model.spec, model.weights, { rank: lora.rank, alpha: lora.alpha, targets: lora.targetModules, temperature: 0.05 });
 
 /** One domain of 6 documents d0..d5 (d3 and d4 share a text) with unit random vectors. */
-function domain(pairs: DomainPair[]): Domain {
+function domain(pairs: DomainPair[], ignoreIdenticalIds = false): Domain {
   const ids = ["d0", "d1", "d2", "d3", "d4", "d5"];
   const rand = rng(4);
   const vectors = Float32Array.from(uniform(rand, ids.length * d));
@@ -37,13 +37,13 @@ function domain(pairs: DomainPair[]): Domain {
   const index = createIndex(join(root, `index-${Math.random().toString(36).slice(2)}`), { modelId: model.spec.id, dims: d, pooling: "mean", normalized: true });
   index.add(ids, vectors);
   const twins = new Map([["d3", ["d3", "d4"]], ["d4", ["d3", "d4"]]]);
-  return { dir: root, pairs, dev: { queries: new Map(), qrels: new Map(), description: "" }, index, twins, description: "", source: "qrels" };
+  return { dir: root, pairs, dev: { queries: new Map(), qrels: new Map(), description: "" }, index, twins, description: "", source: "qrels", ignoreIdenticalIds };
 }
 
 const pair = (queryId: string, query: string, docId: string): DomainPair => ({ queryId, query, docId, domain: 0 });
 
-function feedsFor(batch: DomainPair[], all: DomainPair[], corpus: boolean): Record<string, Feed> {
-  const domains = [domain(all)];
+function feedsFor(batch: DomainPair[], all: DomainPair[], corpus: boolean, ignoreIdenticalIds = false): Record<string, Feed> {
+  const domains = [domain(all, ignoreIdenticalIds)];
   const tokens = new Map(all.map((p) => [queryKey(p), model.tokenizer.encode(p.query)]));
   const neg = corpus ? corpusNegatives(domains, all) : undefined;
   return stepFeeds(batch, tokens, domains, neg, tg.bert.lora, initLora(model, lora, 1), lora.dropout, model.tokenizer.padId, rng(1));
@@ -102,5 +102,17 @@ describe("a step's logit mask", () => {
     const unmasked = (feeds: Record<string, Feed>): Record<string, Feed> => ({ ...feeds, logit_mask: { data: new Float32Array(m), dims: [1, m] } });
     expect(await lossOf(session, unmasked(moved([3, 4])))).not.toBe(await lossOf(session, unmasked(solo)));
     await session.release();
+  });
+
+  it("whole corpus, queries that are documents (ArguAna): the query's own document leaves its softmax", () => {
+    // Argument d0 trains towards its counter-argument d1; d0's own text is in the corpus.
+    const all = [pair("d0", "alpha beta gamma", "d1"), pair("q5", "sigma theta", "d2")];
+    const rowMask = (ignore: boolean): number[] => {
+      const f = feedsFor([all[0]!], all, true, ignore);
+      return [...(f.logit_mask!.data as Float32Array).subarray(0, 6)];
+    };
+    expect(rowMask(true)).toEqual([-1e9, 0, 0, 0, 0, 0]);
+    // A dataset whose query ids merely coincide with document ids (SciFact's are both numbers) keeps it.
+    expect(rowMask(false)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

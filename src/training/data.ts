@@ -5,7 +5,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { documentText, loadCorpus } from "../data/beir.js";
-import { devFromSplit, holdOutDev, loadTrainingPairs, type DevSet, type TrainingPair, type TrainingSource } from "../data/pairs.js";
+import { trainingData, type DevSet, type TrainingPair, type TrainingSource } from "../data/pairs.js";
 import type { Encoder } from "../model/encoder.js";
 import { rng, shuffled } from "../util/random.js";
 import { corpusVectors } from "../vectors/encode-corpus.js";
@@ -31,6 +31,8 @@ export interface Domain {
   readonly twins: ReadonlyMap<string, readonly string[]>;
   readonly description: string;
   readonly source: TrainingSource;
+  /** Queries are corpus documents (ArguAna's arguments): a query's own document is never its negative. */
+  readonly ignoreIdenticalIds: boolean;
 }
 
 export type DomainPair = TrainingPair & { readonly domain: number };
@@ -43,14 +45,9 @@ export function queryKey(p: DomainPair): string {
 export async function prepareDomain(dir: string, baseEncoder: Encoder, o: DataOptions, seed: number, emit: Emit): Promise<Domain> {
   emit({ kind: "setup", message: `loading ${dir}` });
   const corpus = await loadCorpus(dir);
-  const loaded = await loadTrainingPairs(dir, o.source ?? "auto", seed);
+  const loaded = await trainingData(dir, o.source ?? "auto", seed, { devFraction: o.devFraction, devMaxQueries: o.devMaxQueries });
   let pairs = loaded.pairs;
-  let dev = await devFromSplit(dir);
-  if (!dev) {
-    const held = holdOutDev(pairs, o.devFraction ?? 0.1, o.devMaxQueries ?? 200, seed);
-    pairs = held.train;
-    dev = held.dev;
-  }
+  const dev = loaded.dev;
   if (o.maxPairs !== undefined && pairs.length > o.maxPairs) pairs = shuffled(pairs, rng(seed + 17)).slice(0, o.maxPairs);
   const index = (
     await corpusVectors(baseEncoder, corpus.map((d) => ({ id: d.id, text: documentText(d) })), {
@@ -70,7 +67,7 @@ export async function prepareDomain(dir: string, baseEncoder: Encoder, o: DataOp
   const twins = new Map<string, string[]>();
   for (const ids of byText.values()) if (ids.length > 1) for (const id of ids) twins.set(id, ids);
   if (twins.size > 0) emit({ kind: "setup", message: `${dir}: ${twins.size} of ${corpus.length} documents share their text with another; a positive's twins are never its negatives` });
-  return { dir, pairs: pairs.filter((p) => index.has(p.docId)), dev, index, twins, description: loaded.description, source: loaded.source };
+  return { dir, pairs: pairs.filter((p) => index.has(p.docId)), dev, index, twins, description: loaded.description, source: loaded.source, ignoreIdenticalIds: loaded.ignoreIdenticalIds };
 }
 
 /** The whole-corpus softmax's fixed inputs: every domain's vectors as one matrix, and per row what to mask. */
@@ -99,7 +96,12 @@ export function corpusNegatives(domains: readonly Domain[], pairs: readonly Doma
     const key = queryKey(p);
     let set = positives.get(key);
     if (!set) positives.set(key, (set = new Set()));
-    for (const id of domains[p.domain]!.twins.get(p.docId) ?? [p.docId]) set.add(row.get(`${p.domain}:${id}`)!);
+    const domain = domains[p.domain]!;
+    for (const id of domain.twins.get(p.docId) ?? [p.docId]) set.add(row.get(`${p.domain}:${id}`)!);
+    // An argument's own text is in the corpus: as a negative it would teach the expert to move
+    // queries away from their own wording (evaluation drops it, BEIR's ignore_identical_ids).
+    const self = domain.ignoreIdenticalIds ? row.get(`${p.domain}:${p.queryId}`) : undefined;
+    if (self !== undefined) set.add(self);
   }
   return { vectors, docs, row, positives: new Map([...positives].map(([k, v]) => [k, [...v]])) };
 }

@@ -37,7 +37,7 @@ export interface ExpertEvidenceOptions {
 export async function expertRoutingEvidence(model: LoadedModel, expert: LoraExpert, o: ExpertEvidenceOptions): Promise<RoutingEvidence> {
   const name = o.domain ?? basename(o.datasetDir.replace(/[\\/]+$/, ""));
   const seed = o.seed ?? 0;
-  const { pairs, source } = await loadTrainingPairs(o.datasetDir, o.source ?? "auto", seed);
+  const { pairs, source, ignoreIdenticalIds } = await loadTrainingPairs(o.datasetDir, o.source ?? "auto", seed);
   let index = o.index;
   if (!index) {
     const base = await Encoder.create(model, { threads: o.threads });
@@ -54,7 +54,7 @@ export async function expertRoutingEvidence(model: LoadedModel, expert: LoraExpe
     return await buildRoutingEvidence({
       encoder: enc,
       expert: expert.id,
-      domain: { name, index, queries, qrels, ignoreIdenticalIds: ignoreIdenticalIdsFor(name) },
+      domain: { name, index, queries, qrels, ignoreIdenticalIds: ignoreIdenticalIds || ignoreIdenticalIdsFor(name) },
       querySource: source,
       maxQueries: o.maxQueries,
       seed,

@@ -258,7 +258,8 @@ export async function trainExpert(model: LoadedModel, o: TrainExpertOptions): Pr
 async function devNdcg10(enc: ExpertEncoder, index: VectorIndex, dev: DevSet, expertId: string): Promise<number> {
   const ids = [...dev.queries.keys()];
   const vecs = await enc.encode(ids.map((q) => dev.queries.get(q)!), expertId);
-  const run = retrieve(index, ids, vecs, RUN_DEPTH, false);
-  return evaluateRun(dev.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"] ?? 0;
+  const ignore = dev.ignoreIdenticalIds ?? false;
+  const run = retrieve(index, ids, vecs, RUN_DEPTH, ignore);
+  return evaluateRun(dev.qrels, run, { ks: [10], ignoreIdenticalIds: ignore }).mean["ndcg@10"] ?? 0;
 }
 

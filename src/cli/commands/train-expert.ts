@@ -5,6 +5,7 @@ import { loadModel } from "../../model/encoder.js";
 import { resolveModelSpec } from "../../model/spec.js";
 import { evidenceLibrary, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { writeExpertRoutingEvidence } from "../../training/routing-evidence.js";
+import { TRAINING_SOURCES } from "../../data/pairs.js";
 import { DEFAULT_LORA, DEFAULT_LR, NEGATIVES, trainExpert, type Negatives, type TrainEvent } from "../../training/trainer.js";
 import { addCommandOptions, finiteNumber, requireDir, requireOutputDir, positiveInt, printJson, threadsFlag, trainingFlags, type CommonFlags, type TrainingFlags } from "../common.js";
 import { startProgress, type Progress } from "../progress.js";
@@ -30,7 +31,7 @@ export function trainExpertCommand(): Command {
       .argument("<datasets...>", "BEIR dataset folder(s): train qrels, generated-queries/, or a bare corpus; several = Multi-Task")
       .requiredOption("--out <dir>", "expert folder to write (PEFT adapter); state for resuming goes to <dir>.checkpoint")
       .option("--id <id>", "expert id (default: the dataset folder name)")
-      .option("--source <kind>", "auto | qrels | generated | pseudo", "auto")
+      .option("--source <kind>", `auto | ${TRAINING_SOURCES.join(" | ")} (auto: train qrels, else the corpus's own argument -> counter-argument split, else generated queries, else pseudo-queries)`, "auto")
       .option("--rank <n>", "LoRA rank", "8")
       .option("--alpha <n>", "LoRA alpha", "32")
       .option("--dropout <x>", "LoRA dropout", "0.1")
@@ -49,7 +50,9 @@ export function trainExpertCommand(): Command {
     },
   ).action(async (dirs: string[], flags: TrainFlags) => {
     const source = flags.source;
-    if (!["auto", "qrels", "generated", "pseudo"].includes(source)) throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, qrels, generated or pseudo, got "${source}"`);
+    if (source !== "auto" && !(TRAINING_SOURCES as readonly string[]).includes(source)) {
+      throw new RouterRetrieverError("BAD_INPUT", `--source must be auto, ${TRAINING_SOURCES.join(", ")}, got "${source}"`);
+    }
     if (!(NEGATIVES as readonly string[]).includes(flags.negatives)) throw new RouterRetrieverError("BAD_INPUT", `--negatives must be ${NEGATIVES.join(" or ")}, got "${flags.negatives}"`);
     for (const dir of dirs) requireDir(dir, "dataset");
     requireOutputDir(flags.out, "--out");
