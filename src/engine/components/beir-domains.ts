@@ -14,6 +14,10 @@ import { loadTrainingPairs } from "../../data/pairs.js";
 import { existsSync } from "node:fs";
 import type { PilotDomainsProvider } from "./pilot-state.js";
 
+function hasGeneratedQueries(dir: string): boolean {
+  return existsSync(join(dir, "generated-queries", "train.jsonl")) || existsSync(join(dir, "generated-queries", "train.jsonl.gz"));
+}
+
 export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: string; seed?: number } = {}): PilotDomainsProvider {
   const loaded = new Map<string, DomainCorpus>();
   return async (names, base) => {
@@ -24,7 +28,11 @@ export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: stri
         const dir = join(datasetsDir, name);
         if (!existsSync(dir)) throw new RouterRetrieverError("NOT_FOUND", `no dataset folder for pilot domain "${name}" in ${datasetsDir}`);
         const { index } = await corpusVectors(base, await loadCorpus(dir), { cacheDir: opts.cacheDir });
-        const { qrels } = queriesFromPairs((await loadTrainingPairs(dir, "auto", opts.seed ?? 0)).pairs);
+        const training = await loadTrainingPairs(dir, "auto", opts.seed ?? 0);
+        // Libraries labelled before ArguAna trained on its own split hold GenQ query ids
+        // (genq-<n>); they never collide with document ids, so both kinds are judged.
+        const extra = training.source === "counter-arguments" && hasGeneratedQueries(dir) ? (await loadTrainingPairs(dir, "generated", opts.seed ?? 0)).pairs : [];
+        const { qrels } = queriesFromPairs([...training.pairs, ...extra]);
         c = { name, index, qrels };
         loaded.set(name, c);
       }
