@@ -68,8 +68,8 @@ export function counterArgumentPairs(corpus: readonly Doc[], split: ArgumentSpli
 /** Enough pairs to call the corpus's own split a training set (a handful could be chance ids). */
 const MIN_COUNTER_PAIRS = 50;
 
-function hasCounterArguments(corpus: readonly Doc[]): boolean {
-  return counterArgumentPairs(corpus, "training").length >= MIN_COUNTER_PAIRS && counterArgumentPairs(corpus, "validation").length > 0;
+export function hasGeneratedQueries(dir: string): boolean {
+  return existsSync(join(dir, "generated-queries", "train.jsonl")) || existsSync(join(dir, "generated-queries", "train.jsonl.gz"));
 }
 
 const MIN_WORDS = 4;
@@ -138,23 +138,23 @@ async function loadPairs(
   seed: number,
 ): Promise<{ pairs: TrainingPair[]; source: TrainingSource; description: string; ignoreIdenticalIds: boolean; ownDev?: DevSet }> {
   const hasTrain = listQrelsSplits(dir).includes("train");
-  const hasGen = existsSync(join(dir, "generated-queries", "train.jsonl")) || existsSync(join(dir, "generated-queries", "train.jsonl.gz"));
-  const corpus = hasTrain && source !== "counter-arguments" && source !== "pseudo" ? undefined : await loadCorpus(dir);
-  const chosen: TrainingSource =
-    source !== "auto" ? source : hasTrain ? "qrels" : corpus && hasCounterArguments(corpus) ? "counter-arguments" : hasGen ? "generated" : "pseudo";
+  const needsCorpus = source === "counter-arguments" || source === "pseudo" || (source === "auto" && !hasTrain);
+  const corpus = needsCorpus ? await loadCorpus(dir) : undefined;
+  const counter = corpus && source !== "pseudo" ? { training: counterArgumentPairs(corpus, "training"), validation: counterArgumentPairs(corpus, "validation") } : undefined;
+  const hasCounter = counter !== undefined && counter.training.length >= MIN_COUNTER_PAIRS && counter.validation.length > 0;
+  const chosen: TrainingSource = source !== "auto" ? source : hasTrain ? "qrels" : hasCounter ? "counter-arguments" : hasGeneratedQueries(dir) ? "generated" : "pseudo";
   if (chosen === "qrels") return { pairs: await pairsFromQrels(dir), source: chosen, description: `${dir}/qrels/train.tsv (grade > 0)`, ignoreIdenticalIds: false };
   if (chosen === "counter-arguments") {
-    const docs = corpus ?? (await loadCorpus(dir));
-    const pairs = counterArgumentPairs(docs, "training");
+    const pairs = counter!.training;
     if (pairs.length === 0) {
       throw new RouterRetrieverError("BAD_INPUT", `${dir}/corpus.jsonl: no training-...-<pro|con><n>a document has its ...b counter-argument in the corpus (--source counter-arguments)`);
     }
-    const devPairs = counterArgumentPairs(docs, "validation");
+    const devPairs = counter!.validation;
     const ownDev = devPairs.length > 0 ? { ...queriesAndQrels(devPairs), description: `${devPairs.length} validation-split arguments`, ignoreIdenticalIds: true } : undefined;
     return { pairs, source: chosen, description: `${dir}/corpus.jsonl: ${pairs.length} training-split argument -> counter-argument pairs`, ignoreIdenticalIds: true, ownDev };
   }
   if (chosen === "generated") return { pairs: await pairsFromGenerated(dir), source: chosen, description: `${dir}/generated-queries/train.jsonl`, ignoreIdenticalIds: false };
-  return { pairs: pseudoQueryPairs(corpus ?? (await loadCorpus(dir)), seed), source: chosen, description: `pseudo-queries (title or a sentence) from ${dir}/corpus.jsonl`, ignoreIdenticalIds: false };
+  return { pairs: pseudoQueryPairs(corpus!, seed), source: chosen, description: `pseudo-queries (title or a sentence) from ${dir}/corpus.jsonl`, ignoreIdenticalIds: false };
 }
 
 function queriesAndQrels(pairs: readonly TrainingPair[]): { queries: Map<string, string>; qrels: Qrels } {

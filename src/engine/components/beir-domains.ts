@@ -10,13 +10,9 @@ import { RouterRetrieverError } from "../../errors.js";
 import { loadCorpus } from "../../data/beir.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
 import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
-import { loadTrainingPairs } from "../../data/pairs.js";
+import { hasGeneratedQueries, loadTrainingPairs } from "../../data/pairs.js";
 import { existsSync } from "node:fs";
 import type { PilotDomainsProvider } from "./pilot-state.js";
-
-function hasGeneratedQueries(dir: string): boolean {
-  return existsSync(join(dir, "generated-queries", "train.jsonl")) || existsSync(join(dir, "generated-queries", "train.jsonl.gz"));
-}
 
 export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: string; seed?: number } = {}): PilotDomainsProvider {
   const loaded = new Map<string, DomainCorpus>();
