@@ -3,7 +3,7 @@ import { sharedDatasetsDir } from "../util/paths.js";
 import { sharedForTests } from "../../test/support/shared.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { counterArgumentPairs, holdOutDev, loadTrainingPairs, pseudoQueryPairs, trainingData, type TrainingPair } from "./pairs.js";
+import { counterArgumentPairs, holdOutDev, loadTrainingPairs, pseudoQueryPairs, queriesFromPairs, trainingData, type TrainingPair } from "./pairs.js";
 
 describe("pseudo-queries", () => {
   it("uses a title with enough words, else a sentence of the text, else skips the doc", () => {
@@ -74,5 +74,17 @@ describe("training data of the shared ArguAna (real data)", () => {
     expect(ids.filter((id) => id.startsWith("test-"))).toEqual([]);
     // GenQ stays available by name.
     expect((await loadTrainingPairs(dir, "generated", 0)).pairs.length).toBe(25844);
+  });
+});
+
+describe("queriesFromPairs", () => {
+  it("dedupes queries and collects their positives", () => {
+    const { queries, qrels } = queriesFromPairs([
+      { queryId: "1", query: "x", docId: "a" },
+      { queryId: "2", query: "y", docId: "b" },
+      { queryId: "1", query: "x", docId: "c" },
+    ]);
+    expect(queries).toEqual([{ id: "1", text: "x" }, { id: "2", text: "y" }]);
+    expect([...qrels.get("1")!]).toEqual([["a", 1], ["c", 1]]);
   });
 });

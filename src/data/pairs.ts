@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RouterRetrieverError } from "../errors.js";
-import { listQrelsSplits, loadCorpus, loadGeneratedQueries, loadQrels, loadQueries, qrelsPath, type Doc, type Qrels } from "./beir.js";
+import { listQrelsSplits, loadCorpus, loadGeneratedQueries, loadQrels, loadQueries, qrelsPath, type Doc, type Qrels, type Query } from "./beir.js";
 import { rng, shuffled } from "../util/random.js";
 
 export interface TrainingPair {
@@ -150,22 +150,32 @@ async function loadPairs(
       throw new RouterRetrieverError("BAD_INPUT", `${dir}/corpus.jsonl: no training-...-<pro|con><n>a document has its ...b counter-argument in the corpus (--source counter-arguments)`);
     }
     const devPairs = counter!.validation;
-    const ownDev = devPairs.length > 0 ? { ...queriesAndQrels(devPairs), description: `${devPairs.length} validation-split arguments`, ignoreIdenticalIds: true } : undefined;
+    const ownDev = devPairs.length > 0 ? { ...devSetFromPairs(devPairs), description: `${devPairs.length} validation-split arguments`, ignoreIdenticalIds: true } : undefined;
     return { pairs, source: chosen, description: `${dir}/corpus.jsonl: ${pairs.length} training-split argument -> counter-argument pairs`, ignoreIdenticalIds: true, ownDev };
   }
   if (chosen === "generated") return { pairs: await pairsFromGenerated(dir), source: chosen, description: `${dir}/generated-queries/train.jsonl`, ignoreIdenticalIds: false };
   return { pairs: pseudoQueryPairs(corpus!, seed), source: chosen, description: `pseudo-queries (title or a sentence) from ${dir}/corpus.jsonl`, ignoreIdenticalIds: false };
 }
 
-function queriesAndQrels(pairs: readonly TrainingPair[]): { queries: Map<string, string>; qrels: Qrels } {
-  const queries = new Map<string, string>();
+/** Distinct queries (in first-seen order) and grade-1 qrels from training pairs (one pair per positive document). */
+export function queriesFromPairs(pairs: readonly TrainingPair[]): { queries: Query[]; qrels: Qrels } {
+  const queries: Query[] = [];
   const qrels: Qrels = new Map();
   for (const p of pairs) {
-    queries.set(p.queryId, p.query);
-    if (!qrels.has(p.queryId)) qrels.set(p.queryId, new Map());
-    qrels.get(p.queryId)!.set(p.docId, 1);
+    let judged = qrels.get(p.queryId);
+    if (!judged) {
+      judged = new Map();
+      qrels.set(p.queryId, judged);
+      queries.push({ id: p.queryId, text: p.query });
+    }
+    judged.set(p.docId, 1);
   }
   return { queries, qrels };
+}
+
+function devSetFromPairs(pairs: readonly TrainingPair[]): { queries: Map<string, string>; qrels: Qrels } {
+  const { queries, qrels } = queriesFromPairs(pairs);
+  return { queries: new Map(queries.map((q) => [q.id, q.text])), qrels };
 }
 
 export interface DevSet {
@@ -182,7 +192,7 @@ export function holdOutDev(pairs: readonly TrainingPair[], fraction: number, max
   const nDev = Math.min(maxQueries, Math.max(1, Math.round(qids.length * fraction)));
   const devIds = new Set(qids.slice(0, nDev));
   const train = pairs.filter((p) => !devIds.has(p.queryId));
-  const { queries, qrels } = queriesAndQrels(pairs.filter((p) => devIds.has(p.queryId)));
+  const { queries, qrels } = devSetFromPairs(pairs.filter((p) => devIds.has(p.queryId)));
   return { train, dev: { queries, qrels, description: `${nDev} held-out training queries` } };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
-import { bestCandidate, buildPilotLibrary, groupCounts, libraryFromLabels, preferenceOrder, queriesFromPairs, TIE_EPS } from "./pilots.js";
+import { bestCandidate, buildPilotLibrary, groupCounts, libraryFromLabels, preferenceOrder, TIE_EPS } from "./pilots.js";
 import { CountingEncoder, makeLabels, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
 import { BASE } from "./types.js";
 
@@ -73,18 +73,6 @@ describe("libraryFromLabels: one pilot per (domain, best expert), the mean base 
     const basePilot = libraryFromLabels(keep).pilots.find((p) => p.domain === "med" && p.expert === BASE)!;
     expect(basePilot.size).toBe(2);
     expect([...basePilot.vector]).toEqual([4.5, 4.5, 5]);
-  });
-});
-
-describe("queriesFromPairs", () => {
-  it("dedupes queries and collects their positives", () => {
-    const { queries, qrels } = queriesFromPairs([
-      { queryId: "1", query: "x", docId: "a" },
-      { queryId: "2", query: "y", docId: "b" },
-      { queryId: "1", query: "x", docId: "c" },
-    ]);
-    expect(queries).toEqual([{ id: "1", text: "x" }, { id: "2", text: "y" }]);
-    expect([...qrels.get("1")!]).toEqual([["a", 1], ["c", 1]]);
   });
 });
 

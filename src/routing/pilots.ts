@@ -24,7 +24,6 @@ import { RouterRetrieverError } from "../errors.js";
 import type { Qrels } from "../data/beir.js";
 import { ignoreIdenticalIdsFor } from "../evaluation/evaluate.js";
 import type { VectorIndex } from "../vectors/store.js";
-import type { TrainingPair } from "../data/pairs.js";
 import { rng, shuffled } from "../util/random.js";
 import { checkIndexModel, encodeCandidates, scoreVectors, type CandidateEncoder, type QueryText } from "./scores.js";
 import { BASE, type Pilot, type PilotInstances, type PilotLibrary } from "./types.js";
@@ -210,22 +209,6 @@ export function groupCounts(labels: PilotLabels): Record<string, Record<string, 
     row[k] = (row[k] ?? 0) + 1;
   }
   return out;
-}
-
-/** Distinct queries and grade-1 qrels from training pairs (one pair per positive document). */
-export function queriesFromPairs(pairs: readonly TrainingPair[]): { queries: QueryText[]; qrels: Qrels } {
-  const queries: QueryText[] = [];
-  const qrels: Qrels = new Map();
-  for (const p of pairs) {
-    let j = qrels.get(p.queryId);
-    if (!j) {
-      j = new Map();
-      qrels.set(p.queryId, j);
-      queries.push({ id: p.queryId, text: p.query });
-    }
-    j.set(p.docId, 1);
-  }
-  return { queries, qrels };
 }
 
 export const DEFAULT_MAX_QUERIES_PER_DOMAIN = 500;

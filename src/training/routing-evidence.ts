@@ -14,7 +14,7 @@ import { corpusVectors } from "../vectors/encode-corpus.js";
 import type { VectorIndex } from "../vectors/store.js";
 import { Encoder, type LoadedModel } from "../model/encoder.js";
 import { buildRoutingEvidence, ROUTING_EVIDENCE_FILE, saveRoutingEvidence, type RoutingEvidence } from "../routing/evidence.js";
-import { queriesFromPairs } from "../routing/pilots.js";
+import { queriesFromPairs } from "../data/pairs.js";
 import { loadTrainingPairs, type TrainingSource } from "../data/pairs.js";
 
 export interface ExpertEvidenceOptions {

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { loadCorpus } from "../../data/beir.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
-import { queriesFromPairs, type DomainCorpus } from "../../routing/pilots.js";
-import { hasGeneratedQueries, loadTrainingPairs } from "../../data/pairs.js";
+import type { DomainCorpus } from "../../routing/pilots.js";
+import { hasGeneratedQueries, loadTrainingPairs, queriesFromPairs } from "../../data/pairs.js";
 import { existsSync } from "node:fs";
 import type { PilotDomainsProvider } from "./pilot-state.js";
 
