@@ -16,7 +16,7 @@
  * every step hands each variant the same `--group` batches (default 2) in one call, so a
  * one-session variant runs them one after the other and an x2 variant runs them at once.
  *
- *   npx tsx bench/encode.ts [--docs 1024] [--threads <cores>] [--variants tjs,fp32,fp32-plain,int8,int8-plain,fp32x2,int8x2] [--out encode.json]
+ *   npx tsx bench/encode.ts [--docs 1024] [--threads <cores>] [--variants tjs,fp32,fp32-plain,int8,int8t,int8-plain,fp32x2,int8x2] [--out encode.json]
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -27,7 +27,7 @@ import { env, pipeline, type FeatureExtractionPipeline } from "@huggingface/tran
 import { documentText, loadCorpus } from "../src/data/beir.js";
 import type { Node } from "../src/graph/ir.js";
 import { emitOnnx } from "../src/graph/onnx.js";
-import { buildBertGraph, NO_FUSIONS, type Fusions, type Precision } from "../src/model/bert-graph.js";
+import { buildBertGraph, NO_FUSIONS, type Fusions, type Int8Activations, type Precision } from "../src/model/bert-graph.js";
 import { Encoder, loadModel, type LoadedModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { defaultCacheDir } from "../src/vectors/encode-corpus.js";
@@ -56,15 +56,17 @@ const group = Number(values.group);
 /**
  * Our variants by name: "fp32"/"int8" with the default fused kernels, "-plain" with none, and
  * "+attention", "+skipLayerNorm", "+biasGelu" with that one alone (to measure each by itself);
- * "xN" runs N sessions (data parallel).
+ * "xN" runs N sessions (data parallel). int8 quantises activations per row (the default);
+ * "int8t" per tensor (DynamicQuantizeMatMul).
  */
-function ourVariant(name: string): { precision: Precision; fusions?: Fusions; sessions: number } | undefined {
-  const m = /^(fp32|int8)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?(?:x(\d+))?$/.exec(name);
+function ourVariant(name: string): { precision: Precision; int8Activations?: Int8Activations; fusions?: Fusions; sessions: number } | undefined {
+  const m = /^(fp32|int8t?)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?(?:x(\d+))?$/.exec(name);
   if (!m) return undefined;
   const sessions = m[4] ? Number(m[4]) : 1;
-  if (m[2]) return { precision: m[1] as Precision, fusions: NO_FUSIONS, sessions };
-  if (m[3]) return { precision: m[1] as Precision, fusions: { ...NO_FUSIONS, [m[3]]: true }, sessions };
-  return { precision: m[1] as Precision, sessions };
+  const precision: Precision = m[1] === "fp32" ? "fp32" : "int8";
+  const int8Activations: Int8Activations = m[1] === "int8t" ? "per-tensor" : "per-row";
+  const fusions = m[2] ? NO_FUSIONS : m[3] ? { ...NO_FUSIONS, [m[3]]: true } : undefined;
+  return { precision, int8Activations, fusions, sessions };
 }
 
 /**
@@ -132,7 +134,7 @@ for (const name of names) {
   } else {
     const v = ourVariant(name);
     if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu, then optionally xN)`);
-    const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, fusions: v.fusions });
+    const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, int8Activations: v.int8Activations, fusions: v.fusions });
     runs.set(name, { run: (t) => enc.encode(t, { batchSize }), close: () => enc.close() });
   }
   startup.set(name, performance.now() - t0);

@@ -12,7 +12,7 @@ import { RouterRetrieverError } from "../errors.js";
 export type DType = "float32" | "float64" | "int64" | "bool" | "int8" | "uint8" | "int32";
 export type NumericArray = Float32Array | Float64Array | BigInt64Array;
 /** What an initializer may hold: the numeric arrays plus int8 weights (quantised inference). */
-export type InitializerData = NumericArray | Int8Array;
+export type InitializerData = NumericArray | Int8Array | Uint8Array;
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
@@ -32,10 +32,10 @@ export type Attr =
 
 export type OpType =
   | "Add" | "Sub" | "Mul" | "Div" | "Max"
-  | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh"
+  | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Abs" | "Round"
   | "MatMul" | "Gather" | "Reshape" | "Transpose" | "Unsqueeze" | "Shape" | "Expand"
   | "Softmax" | "LogSoftmax" | "LayerNormalization"
-  | "ReduceSum" | "ReduceMean" | "Cast" | "Identity" | "Where" | "Equal" | "Range"
+  | "ReduceSum" | "ReduceMean" | "ReduceMax" | "Cast" | "Identity" | "Where" | "Equal" | "Range"
   // Inference-only ops (no gradient rule): ONNX's integer GEMM and ONNX Runtime's com.microsoft kernels.
   | "DynamicQuantizeLinear" | "MatMulInteger"
   | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat"
@@ -90,7 +90,7 @@ export class Graph {
   }
 
   initializer(name: string, t: TensorData): Value {
-    const dtype: DType = t.data instanceof Float32Array ? "float32" : t.data instanceof Float64Array ? "float64" : t.data instanceof Int8Array ? "int8" : "int64";
+    const dtype: DType = t.data instanceof Float32Array ? "float32" : t.data instanceof Float64Array ? "float64" : t.data instanceof Int8Array ? "int8" : t.data instanceof Uint8Array ? "uint8" : "int64";
     const size = t.shape.reduce((a, b) => a * b, 1);
     if (size !== t.data.length) {
       throw new RouterRetrieverError("SHAPE_MISMATCH", `initializer ${name}: shape [${t.shape}] needs ${size} values, got ${t.data.length}`);
@@ -104,7 +104,12 @@ export class Graph {
   constant(values: number | readonly number[], dtype: DType = "float32", shape?: readonly number[]): Value {
     const arr = typeof values === "number" ? [values] : values;
     const s = shape ?? (typeof values === "number" ? [] : [arr.length]);
-    const data = dtype === "int64" ? BigInt64Array.from(arr, (x) => BigInt(x)) : dtype === "float64" ? Float64Array.from(arr) : Float32Array.from(arr);
+    const data =
+      dtype === "int64" ? BigInt64Array.from(arr, (x) => BigInt(x))
+      : dtype === "float64" ? Float64Array.from(arr)
+      : dtype === "uint8" ? Uint8Array.from(arr)
+      : dtype === "int8" ? Int8Array.from(arr)
+      : Float32Array.from(arr);
     return this.initializer(`c${this.nextId}`, { shape: s, data });
   }
 

@@ -21,7 +21,7 @@ export const mul = (g: Graph, a: Value, b: Value): Value => binary(g, "Mul", a, 
 export const div = (g: Graph, a: Value, b: Value): Value => binary(g, "Div", a, b);
 export const max = (g: Graph, a: Value, b: Value): Value => binary(g, "Max", a, b);
 
-function unary(g: Graph, op: "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Identity", x: Value): Value {
+function unary(g: Graph, op: "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Identity" | "Abs" | "Round", x: Value): Value {
   return one(g.add(op, [x], [{ dtype: x.dtype, shape: x.shape }]));
 }
 
@@ -32,6 +32,9 @@ export const sqrt = (g: Graph, x: Value): Value => unary(g, "Sqrt", x);
 export const neg = (g: Graph, x: Value): Value => unary(g, "Neg", x);
 export const tanh = (g: Graph, x: Value): Value => unary(g, "Tanh", x);
 export const identity = (g: Graph, x: Value): Value => unary(g, "Identity", x);
+export const abs = (g: Graph, x: Value): Value => unary(g, "Abs", x);
+/** Round half to even, as ONNX specifies. */
+export const round = (g: Graph, x: Value): Value => unary(g, "Round", x);
 
 /** Batched matrix product with numpy broadcasting over the leading dims. */
 export function matmul(g: Graph, a: Value, b: Value): Value {
@@ -101,7 +104,7 @@ export function unsqueeze(g: Graph, x: Value, axes: readonly number[]): Value {
   return one(g.add("Unsqueeze", [x, ax], [{ dtype: x.dtype, shape }]));
 }
 
-function reduce(g: Graph, op: "ReduceSum" | "ReduceMean", x: Value, axes: readonly number[], keepdims: boolean): Value {
+function reduce(g: Graph, op: "ReduceSum" | "ReduceMean" | "ReduceMax", x: Value, axes: readonly number[], keepdims: boolean): Value {
   const norm = axes.map((a) => normAxis(a, x.shape.length));
   const shape = x.shape.flatMap((d, i) => (norm.includes(i) ? (keepdims ? [1] : []) : [d]));
   const ax = g.constant(norm, "int64");
@@ -110,6 +113,7 @@ function reduce(g: Graph, op: "ReduceSum" | "ReduceMean", x: Value, axes: readon
 
 export const reduceSum = (g: Graph, x: Value, axes: readonly number[], keepdims = false): Value => reduce(g, "ReduceSum", x, axes, keepdims);
 export const reduceMean = (g: Graph, x: Value, axes: readonly number[], keepdims = false): Value => reduce(g, "ReduceMean", x, axes, keepdims);
+export const reduceMax = (g: Graph, x: Value, axes: readonly number[], keepdims = false): Value => reduce(g, "ReduceMax", x, axes, keepdims);
 
 export function softmax(g: Graph, x: Value, axis = -1): Value {
   return one(g.add("Softmax", [x], [{ dtype: x.dtype, shape: x.shape }], { axis: { i: normAxis(axis, x.shape.length) } }));
@@ -189,6 +193,20 @@ export function dynamicQuantizeMatMul(g: Graph, a: Value, b: Value, bScale: Valu
 export function dynamicQuantizeLinear(g: Graph, x: Value): { y: Value; scale: Value; zeroPoint: Value } {
   const [y, s, z] = g.add("DynamicQuantizeLinear", [x], [{ dtype: "uint8", shape: x.shape }, { dtype: "float32", shape: [] }, { dtype: "uint8", shape: [] }]);
   return { y: y!, scale: s!, zeroPoint: z! };
+}
+
+/**
+ * Symmetric int8 quantisation of each row (last axis) of x, stored as uint8 with zero point 128
+ * (the u8 x s8 form ONNX Runtime's integer GEMM runs fastest): y = round(x / scale) + 128,
+ * scale = max(|row|) / 127 per row ([..., 1]). Unlike DynamicQuantizeLinear's one range per
+ * tensor, a token's codes depend only on that token, not on the batch it came in.
+ */
+export function quantizeRows(g: Graph, x: Value): { y: Value; scale: Value; zeroPoint: Value } {
+  const absMax = reduceMax(g, abs(g, x), [-1], true);
+  // An all-zero row gets a tiny scale (its codes are 0 whatever the scale; 0 would give NaN).
+  const rowScale = max(g, scale(g, absMax, 1 / 127), scalarLike(g, x, 1e-12));
+  const centred = add(g, round(g, div(g, x, rowScale)), scalarLike(g, x, 128));
+  return { y: cast(g, centred, "uint8"), scale: rowScale, zeroPoint: g.constant(128, "uint8") };
 }
 
 /** ONNX MatMulInteger: uint8 a (with zero point) x int8 b (zero point 0) -> int32. */

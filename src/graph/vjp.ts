@@ -199,6 +199,10 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   Shape: none,
   Range: none,
   DynamicQuantizeLinear: inferenceOnly,
+  // Per-row activation quantisation (ops.quantizeRows) is inference-only too.
+  Abs: inferenceOnly,
+  Round: inferenceOnly,
+  ReduceMax: inferenceOnly,
   MatMulInteger: inferenceOnly,
   DynamicQuantizeMatMul: inferenceOnly,
   MatMulIntegerToFloat: inferenceOnly,

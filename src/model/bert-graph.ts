@@ -39,6 +39,12 @@ export interface BertGraphOptions {
    */
   readonly precision?: Precision;
   /**
+   * How int8 graphs quantise activations: "per-row" (default) gives each token its own range
+   * (quantizeRows + MatMulInteger), so a text's embedding does not depend on its batch;
+   * "per-tensor" is DynamicQuantizeMatMul's one range for the whole batch (kept for bench/).
+   */
+  readonly int8Activations?: Int8Activations;
+  /**
    * ONNX Runtime's fused CPU kernels (com.microsoft), per kind; unset kinds take DEFAULT_FUSIONS.
    * Inference only: float64 and training ("single" LoRA) graphs are always built unfused, since
    * the fused ops have no gradient rules.
@@ -60,6 +66,7 @@ export const NO_FUSIONS: Fusions = { attention: false, skipLayerNorm: false, bia
 export const DEFAULT_FUSIONS: Fusions = { attention: true, skipLayerNorm: true, biasGelu: true };
 
 export type Precision = "fp32" | "int8";
+export type Int8Activations = "per-row" | "per-tensor";
 export const PRECISIONS: readonly Precision[] = ["fp32", "int8"];
 
 export interface LoraInputs {
@@ -119,6 +126,9 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
   const dtype: DType = opts.dtype ?? "float32";
   const lora = opts.lora ?? { kind: "none" };
   const int8 = (opts.precision ?? "fp32") === "int8";
+  const perRow = (opts.int8Activations ?? "per-row") === "per-row";
+  // q, k and v read the same x: quantise it once.
+  const rowCodes = new Map<number, ReturnType<typeof op.quantizeRows>>();
   const inference = dtype === "float32" && lora.kind !== "single";
   if (int8 && !inference) {
     throw new RouterRetrieverError("UNSUPPORTED", "int8 precision is for float32 inference graphs (training and gradient checks build fp32)");
@@ -171,7 +181,13 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
     const q = quantizePerOutputChannel(t.data, outF, inF);
     const wq = g.initializer(`${module}.weight_int8`, { shape: [inF, outF], data: q.data });
     const scale = g.initializer(`${module}.weight_scale`, { shape: [outF], data: q.scale });
-    return op.dynamicQuantizeMatMul(g, x, wq, scale, deferBias ? undefined : weight(`${module}.bias`, [outF]));
+    const bias = deferBias ? undefined : weight(`${module}.bias`, [outF]);
+    if (!perRow) return op.dynamicQuantizeMatMul(g, x, wq, scale, bias);
+    let xq = rowCodes.get(x.id);
+    if (!xq) rowCodes.set(x.id, (xq = op.quantizeRows(g, x)));
+    const acc = op.cast(g, op.matmulInteger(g, xq.y, wq, xq.zeroPoint), "float32");
+    const y = op.mul(g, op.mul(g, acc, scale), xq.scale);
+    return bias ? op.add(g, y, bias) : y;
   };
 
   const linear = (x: Value, module: string, inF: number, outF: number, deferBias = false): { y: Value; biasOf?: string } => {

@@ -4,7 +4,7 @@
  */
 import { CompiledGraph } from "../graph/session.js";
 import { RouterRetrieverError } from "../errors.js";
-import { buildBertGraph, normalizeWeightNames, type BertWeights, type Fusions, type LoraGraphMode, type Precision } from "./bert-graph.js";
+import { buildBertGraph, normalizeWeightNames, type BertWeights, type Fusions, type Int8Activations, type LoraGraphMode, type Precision } from "./bert-graph.js";
 import { readSafetensors } from "./safetensors.js";
 import type { ModelSpec } from "./spec.js";
 import { loadTokenizer, makeBatches, type Batch, type TextTokenizer } from "./tokenizer.js";
@@ -16,6 +16,8 @@ export interface EncoderOptions {
   readonly sessions?: number;
   /** Arithmetic of the linear layers (default "fp32"; see BertGraphOptions.precision). */
   readonly precision?: Precision;
+  /** int8 activation ranges (default per row; see BertGraphOptions.int8Activations). */
+  readonly int8Activations?: Int8Activations;
   /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
   readonly fusions?: Partial<Fusions>;
 }
@@ -113,7 +115,7 @@ export class Encoder {
     const { spec, weights } = model;
     const lora: LoraGraphMode = { kind: "none" };
     const precision = opts.precision ?? "fp32";
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, fusions: opts.fusions });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, int8Activations: opts.int8Activations, fusions: opts.fusions });
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads, sessions: opts.sessions });
     return new Encoder(model, session, bg.embedding.name, precision);
   }
