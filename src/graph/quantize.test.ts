@@ -44,7 +44,7 @@ describe("quantizeRows + MatMulInteger", () => {
     try {
       const out = await s.run({ x: { data: x, dims: [rows, IN] } });
       const [codesName, yName] = s.outputNames;
-      return { codes: out[codesName!]!.data as Uint8Array, y: out[yName!]!.data as Float32Array, wq };
+      return { codes: out[codesName!]!.data as unknown as Uint8Array, y: out[yName!]!.data as Float32Array, wq };
     } finally {
       await s.release();
     }

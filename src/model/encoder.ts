@@ -96,6 +96,8 @@ export class Encoder {
     private readonly session: CompiledGraph,
     private readonly outputName: string,
     readonly precision: Precision,
+    /** Meaningful when precision is "int8". */
+    readonly int8Activations: Int8Activations,
   ) {}
 
   get spec(): ModelSpec {
@@ -117,7 +119,7 @@ export class Encoder {
     const precision = opts.precision ?? "fp32";
     const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, int8Activations: opts.int8Activations, fusions: opts.fusions });
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads, sessions: opts.sessions });
-    return new Encoder(model, session, bg.embedding.name, precision);
+    return new Encoder(model, session, bg.embedding.name, precision, opts.int8Activations ?? "per-row");
   }
 
   static async load(spec: ModelSpec, opts: EncoderOptions = {}): Promise<Encoder> {

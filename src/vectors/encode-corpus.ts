@@ -33,8 +33,9 @@ export async function corpusVectors(encoder: Encoder, docs: readonly CorpusDoc[]
     normalized: spec.normalize,
     dims: encoder.dims,
     maxLength: spec.maxLength,
-    // fp32 adds nothing, so fp32 keys (and every existing cache entry) stay as they were.
-    ...(encoder.precision === "fp32" ? {} : { extra: { precision: encoder.precision } }),
+    // fp32 adds nothing, so fp32 keys (and every existing cache entry) stay as they were; int8
+    // names its activation scheme, so vectors from the older per-tensor graph are never reused.
+    ...(encoder.precision === "fp32" ? {} : { extra: { precision: encoder.precision, activations: encoder.int8Activations } }),
     ids: docs.map((d) => d.id),
     texts: docs.map((d) => documentText({ title: d.title ?? "", text: d.text })),
     encodeBatch: (texts) => encoder.encode(texts, { batchSize: opts.batchSize }),
