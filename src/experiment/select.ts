@@ -201,6 +201,10 @@ export function knnGrid(): RouterSetting[] {
         const rule: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours, ...(baseBias ? { baseBias } : {}), ...(minScore !== undefined ? { minScore } : {}) };
         out.push({ tie: "base-first", rule });
       }
+      // Gains read partly or wholly from the neighbours' domains (RoutingRule.domainShare).
+      for (const domainShare of [0.5, 1]) {
+        out.push({ tie: "base-first", rule: { aggregate: "knn", similarity: "cosine", neighbours, domainShare, ...(baseBias ? { baseBias } : {}) } });
+      }
     }
   }
   return out;

@@ -164,6 +164,31 @@ describe("knn rule", () => {
     expect(route(L, q(1, 0.05), { aggregate: "knn", similarity: "cosine", neighbours: 2, baseBias: 0.31 })[0]!.expert).toBe(BASE);
   });
 
+  it("domainShare blends the neighbours' own gain with their domains' mean gain", () => {
+    // Domain "s": A gains +0.4 on two queries and ties on two (mean gain +0.2); domain "o": A loses 0.1.
+    const vectors = [[1, 0], [0.99, 0.1], [0.98, 0.2], [0.97, 0.24], [0, 1], [0.1, 0.99]];
+    const inst: PilotInstances = {
+      ...instances({ base: [0.5, 0.5, 0.8, 0.8, 0.6, 0.6], A: [0.9, 0.9, 0.8, 0.8, 0.5, 0.5] }, vectors),
+      domains: ["s", "s", "s", "s", "o", "o"],
+    };
+    const L = knnLib(inst, [BASE, "A"]);
+    const rule = { aggregate: "knn", similarity: "cosine", neighbours: 2 } as const;
+    // The two nearest neighbours of (0.97, 0.25) are the two ties: no local gain.
+    const x = q(0.97, 0.25);
+    const local = route(L, x, { ...rule, baseBias: 0.1 })[0]!;
+    expect(local.scores.A! - local.scores[BASE]!).toBeCloseTo(0, 6);
+    expect(local.expert).toBe(BASE);
+    // The domain's mean gain (+0.2) is read in full at share 1, half of it at share 0.5.
+    const whole = route(L, x, { ...rule, domainShare: 1 })[0]!;
+    expect(whole.scores.A! - whole.scores[BASE]!).toBeCloseTo(0.2, 6);
+    expect(route(L, x, { ...rule, domainShare: 1, baseBias: 0.1 })[0]!.expert).toBe("A");
+    const half = route(L, x, { ...rule, domainShare: 0.5 })[0]!;
+    expect(half.scores.A! - half.scores[BASE]!).toBeCloseTo(0.1, 6);
+    // In the other domain the domain estimate agrees with the neighbours: A loses.
+    expect(route(L, q(0.05, 1), { ...rule, domainShare: 1 })[0]!.expert).toBe(BASE);
+    expect(() => route(L, x, { ...rule, domainShare: 1.5 })).toThrow(RouterRetrieverError);
+  });
+
   it("judges a candidate only on the queries it was scored on (NaN = not scored)", () => {
     // B was added later and scored only on the query near (0,1).
     const inst = instances({ base: [0.5, 0.5, 0.2], A: [0.6, 0.6, 0.1], B: [NaN, NaN, 0.9] }, [[1, 0], [0.9, 0.1], [0, 1]]);

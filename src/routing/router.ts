@@ -154,7 +154,8 @@ function routeKnn(lib: PilotLibrary, experts: readonly string[], baseVectors: Fl
     throw new RouterRetrieverError("NOT_FOUND", `no labelled query scores any allowed expert (${experts.join(", ") || "none allowed"}), and "base" is not allowed`);
   }
   const out: RoutingDecision[] = [];
-  for (let q = 0; q < n; q++) out.push(decideKnn(q, nb, k, experts, cols, inst.scores.get(BASE), rule));
+  const domainGain = rule.domainShare ? domainGains(inst, experts) : undefined;
+  for (let q = 0; q < n; q++) out.push(decideKnn(q, nb, k, experts, cols, inst.scores.get(BASE), rule, domainGain));
   return revoteOnCommonRows(inst, lib.dims, baseVectors, experts, cols, rule, k, out);
 }
 
@@ -197,6 +198,7 @@ function revoteOnCommonRows(
   });
   const out = first.slice();
   const baseCol = inst.scores.get(BASE);
+  const domainGain = rule.domainShare ? domainGains(inst, experts) : undefined;
   for (const [req, qs] of groups) {
     const judged = req.split(",").map(Number);
     const rows = new Uint8Array(inst.count);
@@ -205,7 +207,7 @@ function revoteOnCommonRows(
     qs.forEach((q, i) => sub.set(baseVectors.subarray(q * dims, (q + 1) * dims), i * dims));
     const nb = nearestInstances(inst, sub, dims, k, rows);
     qs.forEach((q, i) => {
-      out[q] = decideKnn(i, nb, k, experts, cols, baseCol, rule);
+      out[q] = decideKnn(i, nb, k, experts, cols, baseCol, rule, domainGain);
     });
   }
   return out;
@@ -235,7 +237,55 @@ function scoredSets(inst: PilotInstances, experts: readonly string[], cols: Read
 }
 
 /** One query's decision from its neighbours: each candidate's mean nDCG@10 on them. */
-function decideKnn(q: number, nb: Neighbours, k: number, experts: readonly string[], cols: ReadonlyArray<Float32Array | undefined>, baseCol: Float32Array | undefined, rule: RoutingRule): RoutingDecision {
+/** Instances are immutable: each candidate's per-domain gains are computed once. */
+const domainGainCache = new WeakMap<PilotInstances, Map<string, DomainGains>>();
+
+/** Per instance row's domain: the candidate's mean gain over the base on that domain's rows both scored (NaN: none). */
+type DomainGains = { readonly rowGain: Float32Array };
+
+/**
+ * Each candidate's mean nDCG@10 gain over the base per domain, spread back onto the rows (row j
+ * holds its domain's gain), so a query's domain estimate is one pass over its neighbours.
+ */
+function domainGains(inst: PilotInstances, experts: readonly string[]): ReadonlyMap<string, DomainGains> {
+  let byExpert = domainGainCache.get(inst);
+  if (!byExpert) domainGainCache.set(inst, (byExpert = new Map()));
+  const baseCol = inst.scores.get(BASE);
+  for (const e of experts) {
+    if (byExpert.has(e)) continue;
+    const col = inst.scores.get(e);
+    const sum = new Map<string, number>();
+    const cnt = new Map<string, number>();
+    if (col && baseCol && e !== BASE) {
+      for (let j = 0; j < inst.count; j++) {
+        const v = col[j]!;
+        const b = baseCol[j]!;
+        if (Number.isNaN(v) || Number.isNaN(b)) continue;
+        const d = inst.domains[j]!;
+        sum.set(d, (sum.get(d) ?? 0) + v - b);
+        cnt.set(d, (cnt.get(d) ?? 0) + 1);
+      }
+    }
+    const rowGain = new Float32Array(inst.count);
+    for (let j = 0; j < inst.count; j++) {
+      const d = inst.domains[j]!;
+      rowGain[j] = e === BASE ? 0 : cnt.has(d) ? sum.get(d)! / cnt.get(d)! : Number.NaN;
+    }
+    byExpert.set(e, { rowGain });
+  }
+  return byExpert;
+}
+
+function decideKnn(
+  q: number,
+  nb: Neighbours,
+  k: number,
+  experts: readonly string[],
+  cols: ReadonlyArray<Float32Array | undefined>,
+  baseCol: Float32Array | undefined,
+  rule: RoutingRule,
+  domainGain?: ReadonlyMap<string, DomainGains>,
+): RoutingDecision {
   const scores: Record<string, number> = {};
   let simSum = 0;
   let used = 0;
@@ -279,7 +329,25 @@ function decideKnn(q: number, nb: Neighbours, k: number, experts: readonly strin
     // Its gain over the base on the rows where both were scored, on top of the base's mean:
     // with every row scored this is exactly the mean, and otherwise it does not mistake an
     // easy query set (pseudo-queries) for a good expert.
-    else scores[e] = e !== BASE && paired > 0 && !Number.isNaN(baseMean) ? baseMean + diff / paired : sum / cnt;
+    else if (e !== BASE && paired > 0 && !Number.isNaN(baseMean)) {
+      let gain = diff / paired;
+      const share = rule.domainShare ?? 0;
+      const rowGain = domainGain?.get(e)?.rowGain;
+      if (share > 0 && rowGain) {
+        // The neighbours' domains weigh their domains' gains (a domain the expert was never
+        // scored on gives no domain estimate: the neighbours' own gain stands alone there).
+        let dSum = 0;
+        let dCnt = 0;
+        for (let r = 0; r < used; r++) {
+          const g = rowGain[nb.index[q * nb.k + r]!]!;
+          if (Number.isNaN(g)) continue;
+          dSum += g;
+          dCnt++;
+        }
+        if (dCnt * 2 >= used) gain = (1 - share) * gain + share * (dSum / dCnt);
+      }
+      scores[e] = baseMean + gain;
+    } else scores[e] = sum / cnt;
   });
   return decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity);
 }
@@ -291,6 +359,7 @@ function checkSoftRule(rule: RoutingRule): void {
   if (rule.baseBias !== undefined && !Number.isFinite(rule.baseBias)) throw new RouterRetrieverError("BAD_INPUT", `baseBias must be a finite number, got ${String(rule.baseBias)}`);
   if (rule.minScore !== undefined && !Number.isFinite(rule.minScore)) throw new RouterRetrieverError("BAD_INPUT", `minScore must be a finite number, got ${String(rule.minScore)}`);
   if (rule.neighbours !== undefined && !(Number.isInteger(rule.neighbours) && rule.neighbours >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(rule.neighbours)}`);
+  if (rule.domainShare !== undefined && !(Number.isFinite(rule.domainShare) && rule.domainShare >= 0 && rule.domainShare <= 1)) throw new RouterRetrieverError("BAD_INPUT", `domainShare must be a number in [0, 1], got ${String(rule.domainShare)}`);
 }
 
 /**
@@ -342,6 +411,7 @@ export function pilotRouter(lib: PilotLibrary, rule: RoutingRule = PAPER_RULE, a
 /** A rule in words, e.g. "mean, cosine, soft T=0.02 top-2, base +0.01". */
 export function describeRule(rule: RoutingRule): string {
   const parts: string[] = rule.aggregate === "knn" ? [`knn k=${rule.neighbours ?? DEFAULT_NEIGHBOURS}`] : [rule.aggregate, rule.similarity];
+  if (rule.domainShare) parts.push(`domain ${rule.domainShare}`);
   if (rule.temperature) parts.push(`soft T=${rule.temperature}${rule.topM ? ` top-${rule.topM}` : ""}`);
   if (rule.baseBias) parts.push(`base ${rule.baseBias > 0 ? "+" : ""}${rule.baseBias}`);
   if (rule.minScore !== undefined) parts.push(`OOD < ${rule.minScore}`);

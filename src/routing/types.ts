@@ -79,6 +79,14 @@ export interface RoutingRule {
   readonly minScore?: number;
   /** "knn": how many labelled training queries vote (default DEFAULT_NEIGHBOURS). */
   readonly neighbours?: number;
+  /**
+   * "knn": how much of each expert's estimated gain over the base comes from whole domains
+   * rather than the neighbours themselves (0..1, default 0). The neighbours' domains are read
+   * as the query's likely domain (their shares), and each domain's gain is the expert's mean
+   * gain over all of that domain's labelled queries: a low-variance estimate (a DatasetRouter
+   * built from the same labels) where a few neighbours' ties and wins are noisy.
+   */
+  readonly domainShare?: number;
 }
 
 export const DEFAULT_NEIGHBOURS = 32;

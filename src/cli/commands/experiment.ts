@@ -50,6 +50,8 @@ export function experimentCommand(): Command {
           stage = s;
           bar = startProgress(s, total, { unit: "items" });
         }
+        // A stage may learn its size as it goes (the soft router grid follows the hard one).
+        bar!.setTotal(total);
         bar!.update(done);
       },
     });
