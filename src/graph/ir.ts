@@ -37,7 +37,7 @@ export type OpType =
   | "Softmax" | "LogSoftmax" | "LayerNormalization"
   | "ReduceSum" | "ReduceMean" | "ReduceMax" | "Cast" | "Identity" | "Where" | "Equal" | "Range"
   // Inference-only ops (no gradient rule): ONNX's integer GEMM and ONNX Runtime's com.microsoft kernels.
-  | "DynamicQuantizeLinear" | "MatMulInteger"
+  | "DynamicQuantizeLinear" | "QuantizeLinear" | "MatMulInteger"
   | "DynamicQuantizeMatMul" | "MatMulIntegerToFloat"
   // Fused inference kernels (com.microsoft), also without gradient rules.
   | "MultiHeadAttention" | "SkipLayerNormalization" | "BiasGelu";

@@ -196,17 +196,42 @@ export function dynamicQuantizeLinear(g: Graph, x: Value): { y: Value; scale: Va
 }
 
 /**
- * Symmetric int8 quantisation of each row (last axis) of x, stored as uint8 with zero point 128
- * (the u8 x s8 form ONNX Runtime's integer GEMM runs fastest): y = round(x / scale) + 128,
- * scale = max(|row|) / 127 per row ([..., 1]). Unlike DynamicQuantizeLinear's one range per
- * tensor, a token's codes depend only on that token, not on the batch it came in.
+ * Symmetric int8 quantisation of each row (last axis) of x, as the [rows, in] uint8 codes with
+ * zero point 128 (the u8 x s8 form ONNX Runtime's integer GEMM runs fastest):
+ * code = round_half_even(x / scale) + 128, scale = max(|row|) / 127 per row. Unlike
+ * DynamicQuantizeLinear's one range per tensor, a token's codes depend only on that token, not
+ * on the batch it came in. One QuantizeLinear per-axis over the flattened rows does the
+ * division, rounding and cast in a single pass.
  */
 export function quantizeRows(g: Graph, x: Value): { y: Value; scale: Value; zeroPoint: Value } {
-  const absMax = reduceMax(g, abs(g, x), [-1], true);
-  // An all-zero row gets a tiny scale (its codes are 0 whatever the scale; 0 would give NaN).
+  const inF = x.shape[x.shape.length - 1]!;
+  if (typeof inF !== "number") throw new RouterRetrieverError("SHAPE_MISMATCH", `quantizeRows: the last dim must be fixed, got [${x.shape}]`);
+  const rows = reshape(g, x, [-1, inF], [`rows${x.id}`, inF]);
+  const absMax = reduceMax(g, abs(g, rows), [1]); // [rows]
+  // An all-zero row gets a tiny scale (its codes are 128 whatever the scale; 0 would give NaN).
   const rowScale = max(g, scale(g, absMax, 1 / 127), scalarLike(g, x, 1e-12));
-  const centred = add(g, round(g, div(g, x, rowScale)), scalarLike(g, x, 128));
-  return { y: cast(g, centred, "uint8"), scale: rowScale, zeroPoint: g.constant(128, "uint8") };
+  // Per-axis QuantizeLinear wants a zero point per row: 128 each, shaped like the scales.
+  const zp = cast(g, add(g, scale(g, rowScale, 0), scalarLike(g, x, 128)), "uint8");
+  const y = one(g.add("QuantizeLinear", [rows, rowScale, zp], [{ dtype: "uint8", shape: rows.shape }], { axis: { i: 0 } }));
+  return { y, scale: unsqueeze(g, rowScale, [1]), zeroPoint: g.constant(128, "uint8") };
+}
+
+/**
+ * x W^T in int8 for x [..., in] with per-row activation codes (quantizeRows) and per-output-
+ * channel int8 weights `wq` [in, out] with scales `wScale` [out]: MatMulIntegerToFloat applies
+ * the column scales inside the GEMM, one Mul the row scales, and the result takes x's leading dims.
+ */
+export function rowQuantizedMatMul(g: Graph, x: Value, codes: { y: Value; scale: Value; zeroPoint: Value }, wq: Value, wScale: Value): Value {
+  const outF = wq.shape[1]!;
+  if (typeof outF !== "number") throw new RouterRetrieverError("SHAPE_MISMATCH", `rowQuantizedMatMul: weight dims must be fixed, got [${wq.shape}]`);
+  const acc = matmulIntegerToFloat(g, codes.y, wq, scalarLike(g, x, 1), wScale, codes.zeroPoint);
+  const y2 = mul(g, acc, codes.scale); // [rows, out]
+  // x's shape with the last dim swapped for out: shape * [1,..,1,0] + [0,..,0,out].
+  const r = x.shape.length;
+  const keep = g.constant([...new Array<number>(r - 1).fill(1), 0], "int64");
+  const last = g.constant([...new Array<number>(r - 1).fill(0), outF], "int64");
+  const target = add(g, mul(g, shapeOf(g, x), keep), last);
+  return reshapeLike(g, y2, target, [...x.shape.slice(0, -1), outF]);
 }
 
 /** ONNX MatMulInteger: uint8 a (with zero point) x int8 b (zero point 0) -> int32. */

@@ -1,7 +1,8 @@
 /**
  * The int8 building blocks against plain JS arithmetic: per-channel weight quantisation, and the
- * per-row activation codes (ops.quantizeRows) run through ONNX Runtime's MatMulInteger, which
- * must equal the integer dot products of the codes exactly, rescaled by row and column scales.
+ * per-row activation codes (ops.quantizeRows) run through ONNX Runtime's integer GEMM
+ * (ops.rowQuantizedMatMul), which must equal the integer dot products of the codes, rescaled by
+ * row and column scales.
  */
 import { describe, expect, it } from "vitest";
 import { Graph } from "./ir.js";
@@ -29,7 +30,7 @@ describe("quantizePerOutputChannel", () => {
   });
 });
 
-describe("quantizeRows + MatMulInteger", () => {
+describe("quantizeRows + rowQuantizedMatMul", () => {
   async function run(x: Float32Array, rows: number): Promise<{ codes: Uint8Array; y: Float32Array; wq: ReturnType<typeof quantizePerOutputChannel> }> {
     const w = Float32Array.from(uniform(rng(7), OUT * IN, -1, 1));
     const wq = quantizePerOutputChannel(w, OUT, IN);
@@ -39,7 +40,7 @@ describe("quantizeRows + MatMulInteger", () => {
     const B = g.initializer("wq", { shape: [IN, OUT], data: wq.data });
     const S = g.initializer("ws", { shape: [OUT], data: wq.scale });
     g.output(codes.y);
-    g.output(op.mul(g, op.mul(g, op.cast(g, op.matmulInteger(g, codes.y, B, codes.zeroPoint), "float32"), S), codes.scale));
+    g.output(op.rowQuantizedMatMul(g, xin, codes, B, S));
     const s = await CompiledGraph.create(g);
     try {
       const out = await s.run({ x: { data: x, dims: [rows, IN] } });
@@ -83,5 +84,25 @@ describe("quantizeRows + MatMulInteger", () => {
     const { codes, y } = await run(new Float32Array(IN), 1);
     expect([...codes]).toEqual(new Array(IN).fill(128));
     expect([...y].every((v) => v === 0)).toBe(true);
+  });
+
+  it("keeps the leading dims of a [batch, seq, in] input", async () => {
+    const w = Float32Array.from(uniform(rng(7), OUT * IN, -1, 1));
+    const wq = quantizePerOutputChannel(w, OUT, IN);
+    const g = new Graph();
+    const xin = g.input("x", "float32", ["batch", "seq", IN]);
+    const B = g.initializer("wq", { shape: [IN, OUT], data: wq.data });
+    const S = g.initializer("ws", { shape: [OUT], data: wq.scale });
+    g.output(op.rowQuantizedMatMul(g, xin, op.quantizeRows(g, xin), B, S));
+    const s = await CompiledGraph.create(g);
+    try {
+      const x = Float32Array.from(uniform(rng(4), 2 * 3 * IN, -1, 1));
+      const out = (await s.run({ x: { data: x, dims: [2, 3, IN] } }))[s.outputNames[0]!]!;
+      expect(out.dims).toEqual([2, 3, OUT]);
+      const flat = await run(x, 6);
+      expect([...(out.data as Float32Array)]).toEqual([...flat.y]);
+    } finally {
+      await s.release();
+    }
   });
 });

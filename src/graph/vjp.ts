@@ -199,6 +199,7 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   Shape: none,
   Range: none,
   DynamicQuantizeLinear: inferenceOnly,
+  QuantizeLinear: inferenceOnly,
   // Per-row activation quantisation (ops.quantizeRows) is inference-only too.
   Abs: inferenceOnly,
   Round: inferenceOnly,

@@ -185,8 +185,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
     if (!perRow) return op.dynamicQuantizeMatMul(g, x, wq, scale, bias);
     let xq = rowCodes.get(x.id);
     if (!xq) rowCodes.set(x.id, (xq = op.quantizeRows(g, x)));
-    const acc = op.cast(g, op.matmulInteger(g, xq.y, wq, xq.zeroPoint), "float32");
-    const y = op.mul(g, op.mul(g, acc, scale), xq.scale);
+    const y = op.rowQuantizedMatMul(g, x, xq, wq, scale);
     return bias ? op.add(g, y, bias) : y;
   };
 
