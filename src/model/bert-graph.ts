@@ -45,6 +45,11 @@ export interface BertGraphOptions {
    */
   readonly int8Activations?: Int8Activations;
   /**
+   * int8 graphs keep the FFN output projection float (keptFloatInInt8) unless this is true
+   * (bench/ measures what quantising it too costs and gains).
+   */
+  readonly int8FfnOutput?: boolean;
+  /**
    * ONNX Runtime's fused CPU kernels (com.microsoft), per kind; unset kinds take DEFAULT_FUSIONS.
    * Inference only: float64 and training ("single" LoRA) graphs are always built unfused, since
    * the fused ops have no gradient rules.
@@ -169,7 +174,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
    * With `deferBias` the bias is left out and named in `biasOf`, for a fused kernel to add.
    */
   const dense = (x: Value, module: string, inF: number, outF: number, deferBias: boolean): Value => {
-    if (!int8 || keptFloatInInt8(module)) {
+    if (!int8 || (!opts.int8FfnOutput && keptFloatInInt8(module))) {
       const y = op.matmul(g, x, weight(`${module}.weight`, [outF, inF], true));
       return deferBias ? y : op.add(g, y, weight(`${module}.bias`, [outF]));
     }
