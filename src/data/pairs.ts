@@ -68,7 +68,7 @@ export function counterArgumentPairs(corpus: readonly Doc[], split: ArgumentSpli
 /** Enough pairs to call the corpus's own split a training set (a handful could be chance ids). */
 const MIN_COUNTER_PAIRS = 50;
 
-export function hasGeneratedQueries(dir: string): boolean {
+function hasGeneratedQueries(dir: string): boolean {
   return existsSync(join(dir, "generated-queries", "train.jsonl")) || existsSync(join(dir, "generated-queries", "train.jsonl.gz"));
 }
 

@@ -27,14 +27,15 @@ export function explainDecision(d: RoutingDecision, rule: RoutingRule): string {
   return `Routed to ${d.expert}: its pilots are the closest${base !== undefined && Number.isFinite(base) ? ` (similarity ${d.scores[d.expert]!.toFixed(2)} vs the base's ${base.toFixed(2)})` : ""}.`;
 }
 
-/** The knn rule's scores are each candidate's mean nDCG@10 on the most similar training queries: say that. */
+/** The knn rule's scores are each candidate's expected nDCG@10 on queries like this one (its nearest training queries, and their domains with domainShare): say that. */
 function explainKnn(d: RoutingDecision, rule: RoutingRule): string {
   const ranked = Object.entries(d.scores)
     .filter(([, s]) => Number.isFinite(s))
     .sort((a, b) => b[1] - a[1]);
   if (ranked.length === 0) return "";
   const k = rule.neighbours ?? DEFAULT_NEIGHBOURS;
-  const near = `the ${k} most similar training queries`;
+  // With domain gains the expert's estimate also reads whole domains the neighbours come from.
+  const near = rule.domainShare ? `the ${k} most similar training queries and their domains` : `the ${k} most similar training queries`;
   if (d.stayedWithBase === "out-of-domain") {
     return `No expert fits this query: even ${near} are not similar enough (an expert needs a mean similarity of ${rule.minScore}), so the base model answers.`;
   }

@@ -96,12 +96,13 @@ export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
 /**
  * What the engine, the service and `search` route with unless told otherwise: the setting that
  * won on dev in `routerretriever experiment` (results/experiment/router-selection.json, chosen
- * on dev splits carved from training queries, never on test): each candidate's mean nDCG@10 on
- * the query's 128 nearest labelled training queries, the base's raised by 0.05, a soft mix of
- * the top two (softmax over score / 0.05). It needs a pilot library saved with its labels
- * (demo/pilots.json is); without them CENTROID_RULE routes.
+ * on dev splits carved from training queries, never on test): each expert's gain over the base
+ * read from the domains of the query's 128 nearest labelled training queries (domainShare 1),
+ * the base's score raised by 0.1, a soft mix of the top two (softmax over score / 0.05). It
+ * needs a pilot library saved with its labels (demo/pilots.json is); without them CENTROID_RULE
+ * routes.
  */
-export const DEFAULT_RULE: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours: 128, temperature: 0.05, topM: 2, baseBias: 0.05 };
+export const DEFAULT_RULE: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours: 128, domainShare: 1, temperature: 0.05, topM: 2, baseBias: 0.1 };
 
 /**
  * The best centroid rule on dev for a library built with the default tie rule (base first):

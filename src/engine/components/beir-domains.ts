@@ -2,15 +2,16 @@
  * Domain corpora for scoring a new expert on the pilot labels, read from a folder of BEIR
  * datasets (<dir>/<domain>/corpus.jsonl, ...). Each corpus is embedded by the base model once
  * and cached (vectors/encode-corpus.ts); the relevance judgments are rebuilt the way expert
- * training and pilot building read them (data/pairs.ts: train qrels, else generated
- * queries, else pseudo-queries), so the labels' query ids find their judgments.
+ * training and pilot building read them (data/pairs.ts: train qrels, else the corpus's own
+ * argument pairs, else generated queries, else pseudo-queries), so the labels' query ids find
+ * their judgments.
  */
 import { join } from "node:path";
 import { RouterRetrieverError } from "../../errors.js";
 import { loadCorpus } from "../../data/beir.js";
 import { corpusVectors } from "../../vectors/encode-corpus.js";
 import type { DomainCorpus } from "../../routing/pilots.js";
-import { hasGeneratedQueries, loadTrainingPairs, queriesFromPairs } from "../../data/pairs.js";
+import { loadTrainingPairs, queriesFromPairs } from "../../data/pairs.js";
 import { existsSync } from "node:fs";
 import type { PilotDomainsProvider } from "./pilot-state.js";
 
@@ -25,10 +26,7 @@ export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: stri
         if (!existsSync(dir)) throw new RouterRetrieverError("NOT_FOUND", `no dataset folder for pilot domain "${name}" in ${datasetsDir}`);
         const { index } = await corpusVectors(base, await loadCorpus(dir), { cacheDir: opts.cacheDir });
         const training = await loadTrainingPairs(dir, "auto", opts.seed ?? 0);
-        // Libraries labelled before ArguAna trained on its own split hold GenQ query ids
-        // (genq-<n>); they never collide with document ids, so both kinds are judged.
-        const extra = training.source === "counter-arguments" && hasGeneratedQueries(dir) ? (await loadTrainingPairs(dir, "generated", opts.seed ?? 0)).pairs : [];
-        const { qrels } = queriesFromPairs([...training.pairs, ...extra]);
+        const { qrels } = queriesFromPairs(training.pairs);
         c = { name, index, qrels };
         loaded.set(name, c);
       }
