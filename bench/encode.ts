@@ -57,17 +57,16 @@ const group = Number(values.group);
  * Our variants by name: "fp32"/"int8" with the default fused kernels, "-plain" with none, and
  * "+attention", "+skipLayerNorm", "+biasGelu" with that one alone (to measure each by itself);
  * "xN" runs N sessions (data parallel). int8 quantises activations per row (the default);
- * "int8t" per tensor (DynamicQuantizeMatMul); "int8a"/"int8ta" quantise the FFN output projection too.
+ * "int8t" per tensor (DynamicQuantizeMatMul, the FFN output projection kept float).
  */
-function ourVariant(name: string): { precision: Precision; int8Activations?: Int8Activations; int8FfnOutput?: boolean; fusions?: Fusions; sessions: number } | undefined {
-  const m = /^(fp32|int8t?a?)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?(?:x(\d+))?$/.exec(name);
+function ourVariant(name: string): { precision: Precision; int8Activations?: Int8Activations; fusions?: Fusions; sessions: number } | undefined {
+  const m = /^(fp32|int8t?)(?:(-plain)|\+(attention|skipLayerNorm|biasGelu))?(?:x(\d+))?$/.exec(name);
   if (!m) return undefined;
   const sessions = m[4] ? Number(m[4]) : 1;
   const precision: Precision = m[1] === "fp32" ? "fp32" : "int8";
-  const int8Activations: Int8Activations = m[1]!.startsWith("int8t") ? "per-tensor" : "per-row";
-  const int8FfnOutput = m[1]!.endsWith("a");
+  const int8Activations: Int8Activations = m[1] === "int8t" ? "per-tensor" : "per-row";
   const fusions = m[2] ? NO_FUSIONS : m[3] ? { ...NO_FUSIONS, [m[3]]: true } : undefined;
-  return { precision, int8Activations, int8FfnOutput, fusions, sessions };
+  return { precision, int8Activations, fusions, sessions };
 }
 
 /**
@@ -135,7 +134,7 @@ for (const name of names) {
   } else {
     const v = ourVariant(name);
     if (!v) throw new Error(`unknown variant "${name}" (tjs, fp32, int8, with -plain or +attention/+skipLayerNorm/+biasGelu, then optionally xN)`);
-    const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, int8Activations: v.int8Activations, int8FfnOutput: v.int8FfnOutput, fusions: v.fusions });
+    const enc = await Encoder.create(model, { threads: Math.max(1, Math.floor(threads / v.sessions)), sessions: v.sessions, precision: v.precision, int8Activations: v.int8Activations, fusions: v.fusions });
     runs.set(name, { run: (t) => enc.encode(t, { batchSize }), close: () => enc.close() });
   }
   startup.set(name, performance.now() - t0);

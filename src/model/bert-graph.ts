@@ -45,11 +45,6 @@ export interface BertGraphOptions {
    */
   readonly int8Activations?: Int8Activations;
   /**
-   * int8 graphs keep the FFN output projection float (keptFloatInInt8) unless this is true
-   * (bench/ measures what quantising it too costs and gains).
-   */
-  readonly int8FfnOutput?: boolean;
-  /**
    * ONNX Runtime's fused CPU kernels (com.microsoft), per kind; unset kinds take DEFAULT_FUSIONS.
    * Inference only: float64 and training ("single" LoRA) graphs are always built unfused, since
    * the fused ops have no gradient rules.
@@ -174,7 +169,7 @@ export function buildBertGraph(cfg: BertConfig, weights: BertWeights, opts: Bert
    * With `deferBias` the bias is left out and named in `biasOf`, for a fused kernel to add.
    */
   const dense = (x: Value, module: string, inF: number, outF: number, deferBias: boolean): Value => {
-    if (!int8 || (!opts.int8FfnOutput && keptFloatInInt8(module))) {
+    if (!int8 || (!perRow && keptFloatInInt8(module))) {
       const y = op.matmul(g, x, weight(`${module}.weight`, [outF, inF], true));
       return deferBias ? y : op.add(g, y, weight(`${module}.bias`, [outF]));
     }
@@ -299,10 +294,12 @@ function loraDelta(
 }
 
 /**
- * The FFN's output projection stays float in int8 graphs. Its input is the GELU output (1536
- * wide, a few large outliers), and DynamicQuantizeMatMul quantises activations per tensor, so
- * that one range costs most of the int8 error: measured on the 21 golden cases (bench/int8-golden.ts),
- * all layers int8 gave min cosine 0.978-0.986 (batch 1/4/32), keeping this projection float 0.992.
+ * With per-tensor activations (DynamicQuantizeMatMul) the FFN's output projection stays float.
+ * Its input is the GELU output (1536 wide, a few large outliers), and one range for the whole
+ * batch costs most of the int8 error there: on the 21 golden cases (bench/int8-golden.ts) all
+ * layers int8 gave min cosine 0.978-0.986, keeping this projection float 0.992. Per-row ranges
+ * confine an outlier to its own token, so per-row graphs quantise it too (min 0.992, mean 0.997,
+ * and 1.62x transformers.js against 1.40x with it float: bench/results/encode-int8-rows.json).
  */
 export function keptFloatInInt8(module: string): boolean {
   return /(^|\.)layer\.\d+\.output\.dense$/.test(module);

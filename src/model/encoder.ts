@@ -18,8 +18,6 @@ export interface EncoderOptions {
   readonly precision?: Precision;
   /** int8 activation ranges (default per row; see BertGraphOptions.int8Activations). */
   readonly int8Activations?: Int8Activations;
-  /** int8: quantise the FFN output projection too (see BertGraphOptions.int8FfnOutput). */
-  readonly int8FfnOutput?: boolean;
   /** Fused kernels (default DEFAULT_FUSIONS; see BertGraphOptions.fusions). */
   readonly fusions?: Partial<Fusions>;
 }
@@ -119,7 +117,7 @@ export class Encoder {
     const { spec, weights } = model;
     const lora: LoraGraphMode = { kind: "none" };
     const precision = opts.precision ?? "fp32";
-    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, int8Activations: opts.int8Activations, int8FfnOutput: opts.int8FfnOutput, fusions: opts.fusions });
+    const bg = buildBertGraph(spec.config, weights, { pooling: spec.pooling, normalize: spec.normalize, lora, precision, int8Activations: opts.int8Activations, fusions: opts.fusions });
     const session = await CompiledGraph.create(bg.graph, { threads: opts.threads, sessions: opts.sessions });
     return new Encoder(model, session, bg.embedding.name, precision, opts.int8Activations ?? "per-row");
   }
