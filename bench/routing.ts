@@ -7,7 +7,8 @@
  * deltas inside the encoder (one pass, ExpertEncoder.encodeMixed).
  * Writes bench/results/routing.json.
  *
- * The "knn" rule's extra cost is its scan of the labelled training queries (route-only column).
+ * The "knn" rule's extra cost is its scan of the labelled training queries (route-only column);
+ * the last column is the engine's default (DEFAULT_RULE: knn, soft top-2, one mixed pass).
  *
  *   npx tsx bench/routing.ts [--experts results/experts] [--reps 5] [--instances 9300]
  */
@@ -22,7 +23,7 @@ import type { LoraExpert } from "../src/experts/types.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { route } from "../src/routing/router.js";
-import { BASE, decisionWeights, PAPER_RULE, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../src/routing/types.js";
+import { BASE, decisionWeights, DEFAULT_RULE, PAPER_RULE, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../src/routing/types.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot } from "../src/util/paths.js";
 import { rng } from "../src/util/random.js";
@@ -70,7 +71,8 @@ const knnLib: PilotLibrary = {
   ...lib,
   instances: { count: nInst, vectors: instVecs, domains: Array.from({ length: nInst }, (_, j) => lib.domains[j % 6]!), scores: new Map(candidates.map((c) => [c, Float32Array.from({ length: nInst }, () => rand())])) },
 };
-const knnRule = { aggregate: "knn", similarity: "cosine", neighbours: 32 } as const;
+// The default rule (knn, domain gains, soft top-2), and the same rule hard.
+const knnRule: RoutingRule = { ...DEFAULT_RULE, temperature: 0 };
 const words = "protein cell gene study effect argument policy python function list sort string aircraft wing flow library index search".split(" ");
 const query = (i: number) => Array.from({ length: 8 + (i % 8) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ");
 
@@ -120,6 +122,11 @@ for (const batch of [1, 32]) {
     return enc.encodeMixed(texts, mixes(route(lib, bv, softRule, experts2)));
   });
   const { routedMs: knnRoutedMs, routeMs: knnRouteMs } = await hardRouted(knnLib, knnRule);
+  // What the engine does by default: base pass, knn route, one mixed pass (form b).
+  const defaultMs = await time(async () => {
+    const bv = await base.encode(texts);
+    return enc.encodeMixed(texts, route(knnLib, bv, DEFAULT_RULE).map((d) => decisionWeights(d)));
+  });
   rows.push({
     batch,
     baseOnlyMsPerQuery: +(baseMs / batch).toFixed(2),
@@ -129,6 +136,7 @@ for (const batch of [1, 32]) {
     routeOnlyMsPerQuery: +(routeMs / batch).toFixed(4),
     knnHardRoutedMsPerQuery: +(knnRoutedMs / batch).toFixed(2),
     knnRouteOnlyMsPerQuery: +(knnRouteMs / batch).toFixed(3),
+    defaultRuleRoutedMsPerQuery: +(defaultMs / batch).toFixed(2),
     hardVsBase: +(routedMs / baseMs).toFixed(2),
     softEncoderVsHard: +(softEncMs / routedMs).toFixed(2),
     softEmbeddingVsHard: +(softEmbMs / routedMs).toFixed(2),
