@@ -85,39 +85,61 @@ export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array
     for (let i = 0; i < dims; i++) qn += baseVectors[off + i]! * baseVectors[off + i]!;
     const inv = qn > 0 ? 1 / Math.sqrt(qn) : 0;
     let size = 0;
-    for (let j = 0; j < inst.count; j++) {
-      if (rows && rows[j] === 0) continue;
-      const o = j * dims;
-      let s = 0;
-      for (let i = 0; i < dims; i++) s += baseVectors[off + i]! * V[o + i]!;
-      s *= inv;
-      if (size < k) {
-        // sift up
-        let c = size++;
-        while (c > 0) {
-          const p = (c - 1) >> 1;
-          if (heapS[p]! <= s) break;
-          heapS[c] = heapS[p]!;
-          heapI[c] = heapI[p]!;
-          c = p;
+    const qv = baseVectors.subarray(off, off + dims);
+    const count = inst.count;
+    for (let j0 = 0; j0 < count; j0 += 4) {
+      // Four rows per pass over the query: each query value is loaded once for four products.
+      const o0 = j0 * dims;
+      const full = j0 + 4 <= count;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      if (full) {
+        const o1 = o0 + dims, o2 = o1 + dims, o3 = o2 + dims;
+        for (let i = 0; i < dims; i++) {
+          const x = qv[i]!;
+          s0 += x * V[o0 + i]!;
+          s1 += x * V[o1 + i]!;
+          s2 += x * V[o2 + i]!;
+          s3 += x * V[o3 + i]!;
         }
-        heapS[c] = s;
-        heapI[c] = j;
-      } else if (s > heapS[0]!) {
-        // replace the smallest and sift down
-        let c = 0;
-        for (;;) {
-          const l = 2 * c + 1;
-          if (l >= k) break;
-          const r = l + 1;
-          const m = r < k && heapS[r]! < heapS[l]! ? r : l;
-          if (heapS[m]! >= s) break;
-          heapS[c] = heapS[m]!;
-          heapI[c] = heapI[m]!;
-          c = m;
+      } else {
+        const dot = (o: number): number => { let t = 0; for (let i = 0; i < dims; i++) t += qv[i]! * V[o + i]!; return t; };
+        s0 = dot(o0);
+        if (j0 + 1 < count) s1 = dot(o0 + dims);
+        if (j0 + 2 < count) s2 = dot(o0 + 2 * dims);
+      }
+      const n = Math.min(4, count - j0);
+      for (let t = 0; t < n; t++) {
+        const j = j0 + t;
+        if (rows && rows[j] === 0) continue;
+        const s = (t === 0 ? s0 : t === 1 ? s1 : t === 2 ? s2 : s3) * inv;
+        if (size < k) {
+          // sift up
+          let c = size++;
+          while (c > 0) {
+            const p = (c - 1) >> 1;
+            if (heapS[p]! <= s) break;
+            heapS[c] = heapS[p]!;
+            heapI[c] = heapI[p]!;
+            c = p;
+          }
+          heapS[c] = s;
+          heapI[c] = j;
+        } else if (s > heapS[0]!) {
+          // replace the smallest and sift down
+          let c = 0;
+          for (;;) {
+            const l = 2 * c + 1;
+            if (l >= k) break;
+            const r = l + 1;
+            const m = r < k && heapS[r]! < heapS[l]! ? r : l;
+            if (heapS[m]! >= s) break;
+            heapS[c] = heapS[m]!;
+            heapI[c] = heapI[m]!;
+            c = m;
+          }
+          heapS[c] = s;
+          heapI[c] = j;
         }
-        heapS[c] = s;
-        heapI[c] = j;
       }
     }
     const order = Array.from({ length: size }, (_, t) => t).sort((a, b) => heapS[b]! - heapS[a]! || heapI[a]! - heapI[b]!);
