@@ -250,11 +250,11 @@ for (const [name, r] of Object.entries(results as Record<string, Row>)) {
 }
 lines.push(
   "",
-  "Why the routes (routed column): the knn rule gives the new expert its gain over the base on the pseudo-queries among a query's",
-  `128 nearest labelled queries; it is on top where that gain beats the base margin (${DEFAULT_RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
+  "Why the routes (routed column): the knn rule gives the new expert its gain over the base on the pseudo-queries (with domainShare, its mean",
+  `gain over all of them, weighted by the new domain's share of the query's 128 nearest labelled queries); it is on top where that beats the base margin (${DEFAULT_RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
   "test queries, each model alone (read after the fact, never used by the router).",
   "",
-  "| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+0.05 |",
+  `| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+${DEFAULT_RULE.baseBias ?? 0} |`,
   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
 );
 for (const [name, r] of Object.entries(results as Record<string, Row & Diag>)) {
