@@ -5,8 +5,15 @@
  * domain's documents (all 1,460 of CISI's, library and information science, a collection the demo
  * does not hold) go to POST /api/domains, which stores them, trains an expert on their
  * pseudo-queries and registers it with its routing evidence. CISI's own test queries (never
- * seen by any of this) must then go to the new expert, and the demo's own queries must keep
- * their routes. Route counts before and after are printed for the record.
+ * seen by any of this) must then be answered with the new expert in their mix and retrieve
+ * better than the base model does on CISI alone, and the demo's own queries must keep their
+ * routes. Route counts, the new expert's share and nDCG@10 are recorded.
+ *
+ * Under the default rule chosen on dev (base margin 0.1, soft top-2), the new expert's
+ * pseudo-query evidence (gain ~0.06, most pseudo-queries tie) does not beat the margin, so the
+ * base keeps the larger share of the mix and the expert a third; with the previous default (margin
+ * 0.05) the expert was on top for 70 of 76. What a user is promised is the retrieval gain, so
+ * that is what the test holds, beside the expert being in the mix.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -14,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBeirDataset } from "../data/beir.js";
+import { evaluateRun } from "../evaluation/metrics.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../util/paths.js";
 import { rng, shuffled } from "../util/random.js";
@@ -28,7 +36,7 @@ const TOKEN = "own-domain-e2e-token-0123456789";
 // The whole collection: the demo's pilot library already holds pseudo-queries of every CISI
 // document (the experiment's no-expert domain, scored by the old candidates only), and evidence
 // from a 600-document sample sits among them too thinly to claim the domain's queries (34 of 76
-// went to the new expert, 2026-12-03; with the whole collection 70 of 76). RR_OWN_DOMAIN_DOCS
+// went to the new expert under the previous default rule, 2026-12-03; with the whole collection 70 of 76). RR_OWN_DOMAIN_DOCS
 // takes a smaller sample. Each run records its counts in bench/results/own-domain-<docs>.json.
 const NEW_DOCS = process.env.RR_OWN_DOMAIN_DOCS === undefined ? undefined : Number(process.env.RR_OWN_DOMAIN_DOCS);
 let tmp: string;
@@ -53,16 +61,26 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
   return json;
 }
 
-/** The expert each query is routed to, 8 requests in flight (the service micro-batches them). */
-async function routes(queries: readonly string[]): Promise<string[]> {
-  const out: string[] = new Array(queries.length);
+interface Answer {
+  readonly expert: string;
+  readonly weights: Readonly<Record<string, number>>;
+  readonly hits: ReadonlyArray<{ readonly id: string; readonly score: number }>;
+}
+
+/** Each query's answer (route, mix, top 10), 8 requests in flight (the service micro-batches them). */
+async function answers(queries: readonly string[]): Promise<Answer[]> {
+  const out: Answer[] = new Array(queries.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      for (let i = next++; i < queries.length; i = next++) out[i] = (await api("POST", "/api/search", { query: queries[i], k: 10 })).expert;
+      for (let i = next++; i < queries.length; i = next++) out[i] = (await api("POST", "/api/search", { query: queries[i], k: 10 })) as Answer;
     }),
   );
   return out;
+}
+
+async function routes(queries: readonly string[]): Promise<string[]> {
+  return (await answers(queries)).map((a) => a.expert);
 }
 
 function counts(xs: readonly string[]): Record<string, number> {
@@ -101,7 +119,7 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("routes the new domain's queries to its new expert; the demo's queries keep their routes", async () => {
+  it("answers the new domain's queries with its new expert in the mix, better than the base; the demo's queries keep their routes", async () => {
     const demo = readFileSync(join(projectRoot, "demo", "queries.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DemoQuery);
     const cisi = await loadBeirDataset(join(datasets!, "cisi"), "test");
     // The new domain: CISI's documents (all, or NEW_DOCS of them), those judged for its test queries first (so the
@@ -113,7 +131,7 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
 
     const health0 = await api("GET", "/api/health");
     const demoBefore = await routes(demo.map((q) => q.text));
-    const cisiBefore = await routes(cisiQueries);
+    const cisiBefore = await answers(cisiQueries);
 
     const { job } = await api("POST", "/api/domains", { name: "cisi", documents });
     const stages = new Set<string>();
@@ -130,7 +148,14 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
     const health1 = await api("GET", "/api/health");
     expect(health1.documents).toBe(health0.documents + documents.length);
     const demoAfter = await routes(demo.map((q) => q.text));
-    const cisiAfter = await routes(cisiQueries);
+    const cisiAfter = await answers(cisiQueries);
+    const share = cisiAfter.map((a) => a.weights["cisi"] ?? 0);
+    // Hits are stored as "cisi/<id>"; the qrels name CISI's own ids.
+    const run = new Map(cisi.queries.map((q, i) => [q.id, cisiAfter[i]!.hits.filter((h) => h.id.startsWith("cisi/")).map((h) => ({ id: h.id.slice(5), score: h.score }))]));
+    const routedNdcg = evaluateRun(cisi.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"]!;
+    // The base model on CISI's corpus alone (`routerretriever eval`, committed with the precision
+    // table); the served store also holds the demo's documents, which can only make it harder.
+    const baseNdcg = (JSON.parse(readFileSync(join(projectRoot, "bench", "results", "precision-eval-fp32.json"), "utf8")) as Record<string, Record<string, number>>)["cisi"]!["ndcg@10"]!;
 
     const changed = demo.filter((_, i) => demoAfter[i] !== demoBefore[i]);
     const byDomain = (rs: readonly string[]) => Object.fromEntries([...new Set(demo.map((q) => q.domain))].map((d) => [d, counts(rs.filter((_, i) => demo[i]!.domain === d))]));
@@ -139,13 +164,19 @@ describe.skipIf(!enabled)("bring your own domain to the served demo, over HTTP",
       command: `RR_REAL_DATA=1 RR_OWN_DOMAIN=1${NEW_DOCS === undefined ? "" : ` RR_OWN_DOMAIN_DOCS=${NEW_DOCS}`} npx vitest run src/service/own-domain.test.ts`,
       documents: documents.length,
       job: { seconds: j.result.seconds, training: j.result.training, evidence: j.result.evidence, pilots: j.result.expert.pilots },
-      cisiTestQueries: { before: counts(cisiBefore), after: counts(cisiAfter) },
+      cisiTestQueries: {
+        before: counts(cisiBefore.map((a) => a.expert)),
+        after: counts(cisiAfter.map((a) => a.expert)),
+        newExpertShare: { mean: share.reduce((a, b) => a + b, 0) / share.length, inMix: share.filter((w) => w > 0).length, atLeastHalf: share.filter((w) => w >= 0.5).length },
+        ndcg10: { routed: routedNdcg, baseOnCisiAlone: baseNdcg },
+      },
       demoQueries: { before: byDomain(demoBefore), after: byDomain(demoAfter), changed: changed.length, of: demo.length },
     };
     console.log(JSON.stringify(record, null, 1));
     writeJsonAtomic(join(projectRoot, "bench", "results", `own-domain-${documents.length}.json`), record);
-    expect(cisiBefore.filter((e) => e === "cisi")).toHaveLength(0);
-    expect(cisiAfter.filter((e) => e === "cisi").length).toBeGreaterThanOrEqual(Math.ceil(0.9 * cisiQueries.length));
+    expect(cisiBefore.filter((a) => (a.weights["cisi"] ?? 0) > 0)).toHaveLength(0);
+    expect(share.filter((w) => w > 0).length, "CISI queries with the new expert in their mix").toBeGreaterThanOrEqual(Math.ceil(0.9 * cisiQueries.length));
+    expect(routedNdcg, "CISI nDCG@10 routed with the new expert vs the base on CISI alone").toBeGreaterThan(baseNdcg + 0.005);
     // A demo query keeps its route unless the new domain's evidence claims its neighbourhood (half
     // or more of its nearest labelled queries): with CISI's evidence that is at most a stray one,
     // e.g. an ArguAna argument about copyright (bench/new-domain-routes.ts, RR_SHOW_MOVED=1).
