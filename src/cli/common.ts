@@ -95,7 +95,7 @@ export function addCommandOptions(cmd: Command, opts: CommandOptions = {}): Comm
     .option("--model <dir>", "HuggingFace-layout BERT model folder, or 'default' (all-MiniLM-L6-v2)", "default")
     .option("--threads <n>", "ONNX Runtime intra-op threads (default: the machine's cores)", String(defaultThreads()));
   if (opts.precision !== false) {
-    cmd.option("--precision <p>", "arithmetic of the encoder's linear layers: fp32 or int8 (weights int8 per channel, activations quantised per call)", opts.precision ?? "fp32");
+    cmd.option("--precision <p>", "arithmetic of the encoder's linear layers: fp32 or int8 (weights int8 per channel, activations int8 per token)", opts.precision ?? "fp32");
   }
   return cmd;
 }

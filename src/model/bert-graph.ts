@@ -33,7 +33,8 @@ export interface BertGraphOptions {
   readonly dtype?: "float32" | "float64";
   /**
    * "int8": the linear layers' weights are quantised at build time (symmetric int8 per output
-   * channel) and run as ONNX Runtime's DynamicQuantizeMatMul (activations quantised per call);
+   * channel) and run on ONNX Runtime's integer GEMM, activations quantised per call
+   * (int8Activations: per row by default);
    * embeddings, LayerNorm, attention softmax, GELU and LoRA deltas stay float. Inference only
    * (the graph has no gradient rules). Default "fp32".
    */
