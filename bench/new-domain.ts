@@ -56,8 +56,11 @@ const { values } = parseArgs({
     // Smoke runs only (the reported table uses addDomain's defaults).
     epochs: { type: "string" },
     "max-pairs": { type: "string" },
+    // The router's base margin (serve/search --base-margin); default: DEFAULT_RULE's own.
+    "base-margin": { type: "string" },
   },
 });
+const RULE = values["base-margin"] === undefined ? DEFAULT_RULE : { ...DEFAULT_RULE, baseBias: Number(values["base-margin"]) };
 const shared = sharedDatasetsDir();
 if (!shared) throw new Error("../shared/datasets not found");
 const threads = Number(values.threads);
@@ -151,7 +154,7 @@ for (const name of values.datasets!.split(",")) {
   rmSync(evalDir, { recursive: true, force: true });
   cpSync(join(root, "store-added"), evalDir, { recursive: true });
   const expertsDir = join(evalDir, "experts");
-  const rr = await RouterRetriever.open({ store: join(evalDir, "store"), expertsDir, pilotsPath: libPath, threads, onWarning: log });
+  const rr = await RouterRetriever.open({ store: join(evalDir, "store"), expertsDir, pilotsPath: libPath, threads, rule: RULE, onWarning: log });
   const all = [...EXISTING, name].map((e) => loadExpert(join(expertsDir, e), model, { id: e }));
   const enc = await ExpertEncoder.create(model, all, { threads });
   const texts = ds.queries.map((q) => q.text);
@@ -173,7 +176,7 @@ for (const name of values.datasets!.split(",")) {
     for (const r of res) routes[r.expert] = (routes[r.expert] ?? 0) + 1;
     // How much of the mix went to the new expert, and its knn margin over the (biased) base.
     const w = res.map((r) => r.weights[name] ?? 0);
-    const margin = res.map((r) => (r.scores[name] ?? Number.NaN) - (r.scores[BASE] ?? Number.NaN) - (DEFAULT_RULE.baseBias ?? 0));
+    const margin = res.map((r) => (r.scores[name] ?? Number.NaN) - (r.scores[BASE] ?? Number.NaN) - (RULE.baseBias ?? 0));
     const finite = margin.filter((m) => Number.isFinite(m));
     return {
       ndcg: evaluateRun(ds.qrels, run, { ks: [10], ignoreIdenticalIds: false }).mean["ndcg@10"]!,
@@ -225,7 +228,7 @@ for (const name of values.datasets!.split(",")) {
 await base.close();
 
 const usedInfo = {
-  rule: describeRule(DEFAULT_RULE),
+  rule: describeRule(RULE),
   // Copied from --experts when the work folder was first made (a later run reuses that copy).
   experts: Object.fromEntries(EXISTING.map((e) => [e, { copiedFrom: shown(join(values.experts!, e)), adapterSha256: sha256(join(used, e, "adapter_model.safetensors")) }])),
   pilots: { copiedFrom: shown(values.pilots!), sha256: sha256(pilotsUsed), domainsKept: existing.domains, labelledQueriesKept: keptLabels.labels.length },
@@ -239,8 +242,8 @@ const f = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   "# Each no-expert dataset as \"the new domain\": nDCG@10 (x100), test queries",
   "",
-  "Produced by: `npx tsx bench/new-domain.ts" + (values.datasets !== "cranfield,cisi,cacm" ? ` --datasets ${values.datasets}` : "") + ` --threads ${threads}\` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).`,
-  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains (${keptLabels.labels.length} labelled queries). Router: ${usedInfo.rule} (the default).`,
+  "Produced by: `npx tsx bench/new-domain.ts" + (values.datasets !== "cranfield,cisi,cacm" ? ` --datasets ${values.datasets}` : "") + ` --threads ${threads}` + (values["base-margin"] !== undefined ? ` --base-margin ${values["base-margin"]}` : "") + (values.out !== join(projectRoot, "results", "new-domain") ? ` --out ${relative(projectRoot, values.out!)}` : "") + `\` (expert and pilots from pseudo-queries of the corpus alone; no test query used before evaluation).`,
+  `Existing experts: ${EXISTING.join(", ")} (${shown(values.experts!)}; adapter sha256 ${EXISTING.map((e) => `${e} ${usedInfo.experts[e]!.adapterSha256.slice(0, 12)}`).join(", ")}); pilots: ${shown(values.pilots!)} (sha256 ${usedInfo.pilots.sha256.slice(0, 12)}) restricted to their three domains (${keptLabels.labels.length} labelled queries). Router: ${usedInfo.rule}${RULE === DEFAULT_RULE ? " (the default)" : ` (the default with --base-margin ${RULE.baseBias})`}.`,
   "",
   "| new domain | docs | test queries | base | new expert alone | routed | routed, existing experts scored on it | routes (routed) | addDomain s |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
@@ -251,10 +254,10 @@ for (const [name, r] of Object.entries(results as Record<string, Row>)) {
 lines.push(
   "",
   "Why the routes (routed column): the knn rule gives the new expert its gain over the base on the pseudo-queries (with domainShare, its mean",
-  `gain over all of them, weighted by the new domain's share of the query's 128 nearest labelled queries); it is on top where that beats the base margin (${DEFAULT_RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
+  `gain over all of them, weighted by the new domain's share of the query's 128 nearest labelled queries); it is on top where that beats the base margin (${RULE.baseBias}). Evidence: its scored pseudo-queries; test: the`,
   "test queries, each model alone (read after the fact, never used by the router).",
   "",
-  `| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+${DEFAULT_RULE.baseBias ?? 0} |`,
+  `| new domain | evidence: base, expert (x100) | evidence gain | pseudo-queries both at nDCG 1 | test gain | new expert on top | its mean weight in the mix | mean knn margin over base+${RULE.baseBias ?? 0} |`,
   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
 );
 for (const [name, r] of Object.entries(results as Record<string, Row & Diag>)) {

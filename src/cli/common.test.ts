@@ -2,7 +2,8 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { RouterRetrieverError } from "../errors.js";
-import { precisionFlag, threadsFlag, trainingFlags } from "./common.js";
+import { precisionFlag, routerFlag, threadsFlag, trainingFlags } from "./common.js";
+import { DEFAULT_RULE, PAPER_RULE } from "../routing/types.js";
 import { buildCli } from "./main.js";
 
 function optionDefault(cmd: Command, flag: string): unknown {
@@ -56,3 +57,28 @@ describe("CLI model options", () => {
     expect(() => threadsFlag({ threads: "0" })).toThrow(/--threads must be a positive integer/);
   });
 });
+
+describe("--router and --base-margin", () => {
+  it("picks the rule and replaces only its base margin", () => {
+    expect(routerFlag(undefined)).toBe(DEFAULT_RULE);
+    expect(routerFlag("paper")).toBe(PAPER_RULE);
+    expect(routerFlag("default", "0.05")).toEqual({ ...DEFAULT_RULE, baseBias: 0.05 });
+    expect(routerFlag("paper", "0")).toEqual({ ...PAPER_RULE, baseBias: 0 });
+  });
+
+  it("refuses an unknown router and a margin that is not an nDCG difference", () => {
+    expect(() => routerFlag("fancy")).toThrow(/--router must be default or paper/);
+    expect(() => routerFlag("default", "abc")).toThrow(RouterRetrieverError);
+    expect(() => routerFlag("default", "-0.1")).toThrow(/--base-margin must be between 0 and 1/);
+    expect(() => routerFlag("default", "2")).toThrow(/--base-margin must be between 0 and 1/);
+  });
+
+  it("is offered by search and serve", () => {
+    const cli = buildCli();
+    for (const name of ["search", "serve"]) {
+      const cmd = cli.commands.find((c) => c.name() === name)!;
+      expect(cmd.options.some((o) => o.long === "--base-margin"), name).toBe(true);
+    }
+  });
+});
+

@@ -134,11 +134,25 @@ export function precisionFlag(flags: ModelFlags): Precision {
 /** `--router default|paper`: the setting chosen on dev (DEFAULT_RULE) or the paper's hard mean/dot rule. */
 export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on dev, results/experiment: knn over the labelled pilot queries) | paper (hard, mean over pilots, dot product)", "default"] as const;
 
-export function routerFlag(value: string | undefined): RoutingRule {
+/**
+ * `--base-margin X`: how much better (in nDCG@10) an expert must be expected to do than the base
+ * model, replacing the rule's own margin (DEFAULT_RULE's 0.1, chosen on dev). A lower margin
+ * lets an expert added from documents alone lead its domain's queries: its pseudo-query evidence
+ * understates its gain (README, "Your own domain").
+ */
+export const BASE_MARGIN_OPTION = [
+  "--base-margin <x>",
+  "nDCG@10 an expert must be expected to gain over the base model before it leads a query (default: the router's own, 0.1 for default); lower it, e.g. 0.05, for experts added from documents alone",
+] as const;
+
+export function routerFlag(value: string | undefined, baseMargin?: string): RoutingRule {
   const v = value ?? "default";
-  if (v === "default") return DEFAULT_RULE;
-  if (v === "paper") return PAPER_RULE;
-  throw new RouterRetrieverError("BAD_INPUT", `--router must be default or paper, got "${v}"`);
+  const rule = v === "default" ? DEFAULT_RULE : v === "paper" ? PAPER_RULE : undefined;
+  if (!rule) throw new RouterRetrieverError("BAD_INPUT", `--router must be default or paper, got "${v}"`);
+  if (baseMargin === undefined) return rule;
+  const m = finiteNumber(baseMargin, "--base-margin");
+  if (m < 0 || m > 1) throw new RouterRetrieverError("BAD_INPUT", `--base-margin must be between 0 and 1 (nDCG@10), got ${baseMargin}`);
+  return { ...rule, baseBias: m };
 }
 
 /** `--ef-search N` of the commands that search a store: [flag, description]. */

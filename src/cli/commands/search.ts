@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { isPostgresUrl } from "../../store/location.js";
 import { RouterRetriever } from "../../engine/router-retriever.js";
 import { RouterRetrieverError } from "../../errors.js";
-import { addCommandOptions, EF_SEARCH_OPTION, efSearchFlag, positiveInt, precisionFlag, printJson, ROUTER_OPTION, routerFlag, threadsFlag, type CommonFlags } from "../common.js";
+import { addCommandOptions, EF_SEARCH_OPTION, efSearchFlag, positiveInt, precisionFlag, printJson, BASE_MARGIN_OPTION, ROUTER_OPTION, routerFlag, threadsFlag, type CommonFlags } from "../common.js";
 
 interface SearchFlags extends CommonFlags {
   k: string;
@@ -18,6 +18,7 @@ interface SearchFlags extends CommonFlags {
   exact?: boolean;
   efSearch?: string;
   router?: string;
+  baseMargin?: string;
 }
 
 export function searchCommand(): Command {
@@ -31,7 +32,8 @@ export function searchCommand(): Command {
       .option("--pilots <file>", "pilot library file (without one, every query uses the base model)")
       .option("--exact", "PostgreSQL store: exact scan instead of the HNSW index")
       .option(EF_SEARCH_OPTION[0], EF_SEARCH_OPTION[1])
-      .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2]),
+      .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2])
+      .option(BASE_MARGIN_OPTION[0], BASE_MARGIN_OPTION[1]),
     { json: "JSON" },
   ).action(async (store: string, queries: string[], flags: SearchFlags) => {
     const k = positiveInt(flags.k, "-k");
@@ -52,7 +54,7 @@ export function searchCommand(): Command {
       precision: precisionFlag(flags),
       exactSearch: flags.exact === true,
       efSearch,
-      rule: routerFlag(flags.router),
+      rule: routerFlag(flags.router, flags.baseMargin),
       onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
     });
     let results;

@@ -15,7 +15,7 @@ import { isLoopbackHost } from "../../service/auth.js";
 import { demoPaths } from "../../service/demo.js";
 import { checkServiceOptions, startService, type ServiceOptions } from "../../service/server.js";
 import { isPostgresUrl, redactStoreLocation } from "../../store/open.js";
-import { addCommandOptions, defaultThreads, EF_SEARCH_OPTION, efSearchFlag, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
+import { addCommandOptions, defaultThreads, EF_SEARCH_OPTION, efSearchFlag, requireDir, requireFile, requireOutputDir, positiveInt, precisionFlag, BASE_MARGIN_OPTION, ROUTER_OPTION, routerFlag, threadsFlag } from "../common.js";
 import { startProgress } from "../progress.js";
 
 interface ServeFlags {
@@ -39,6 +39,7 @@ interface ServeFlags {
   batchMax: string;
   quiet?: boolean;
   router?: string;
+  baseMargin?: string;
 }
 
 export function serveCommand(): Command {
@@ -51,6 +52,7 @@ export function serveCommand(): Command {
     .option("--pilots <file>", "pilot library file; default with the demo: demo/pilots.json")
     .option("--corpus <file>", "JSON-lines documents {id,title,text} to add when missing from the store; default with the demo: demo/corpus.jsonl")
     .option(ROUTER_OPTION[0], ROUTER_OPTION[1], ROUTER_OPTION[2])
+    .option(BASE_MARGIN_OPTION[0], BASE_MARGIN_OPTION[1])
     .option("--pilot-domains <dir>", "BEIR datasets folder, to give newly added experts pilots from the library's labels")
     .option("--host <host>", "address to bind", "127.0.0.1")
     .option("--port <n>", "port (0 = any free port)", "8080")
@@ -114,7 +116,7 @@ export function serveCommand(): Command {
         threads: sessions > 1 && cmd.getOptionValueSource("threads") === "default" ? 1 : threadsFlag(flags),
         sessions,
         precision: precisionFlag(flags),
-        rule: routerFlag(flags.router),
+        rule: routerFlag(flags.router, flags.baseMargin),
         pilotDomains: flags.pilotDomains !== undefined ? beirDomainsProvider(flags.pilotDomains) : undefined,
         onWarning: (m) => process.stderr.write(`routerretriever: warning: ${m}\n`),
       });
