@@ -1,6 +1,6 @@
 /**
  * The figure a user gets: `routerretriever index` with no flags, wall time including start-up,
- * against the same job done with transformers.js (start its pipeline, encode the corpus in
+ * (and with --precision int8, the opt-in), against the same job done with transformers.js (start its pipeline, encode the corpus in
  * batches of 32, mean-pool and normalise), on the same first N scifact documents. Each side runs
  * in its own process, alternating, `--rounds` times; best wall time per side is reported.
  *
@@ -38,15 +38,18 @@ function wall(cmd: string, args: string[]): number {
   return (performance.now() - t0) / 1000;
 }
 
-const best = { ours: Infinity, peer: Infinity };
+const best = { ours: Infinity, int8: Infinity, peer: Infinity };
 const load0 = loadavg()[0]!;
 for (let r = 0; r < Number(values.rounds); r++) {
   rmSync(join(dir, "index"), { recursive: true, force: true });
   best.ours = Math.min(best.ours, wall(process.execPath, [join(projectRoot, "bin", "routerretriever.js"), "index", corpusDir, "--out", join(dir, "index"), "--quiet"]));
+  rmSync(join(dir, "index"), { recursive: true, force: true });
+  best.int8 = Math.min(best.int8, wall(process.execPath, [join(projectRoot, "bin", "routerretriever.js"), "index", corpusDir, "--out", join(dir, "index"), "--precision", "int8", "--quiet"]));
   best.peer = Math.min(best.peer, wall(process.execPath, ["--import", "tsx", join(projectRoot, "bench", "peer-index.ts"), corpusDir]));
 }
 const rows = [
   { job: "routerretriever index (no flags)", seconds: +best.ours.toFixed(1), docsPerSec: +(n / best.ours).toFixed(1), ratioToTransformersJs: +(best.peer / best.ours).toFixed(2) },
+  { job: "routerretriever index --precision int8", seconds: +best.int8.toFixed(1), docsPerSec: +(n / best.int8).toFixed(1), ratioToTransformersJs: +(best.peer / best.int8).toFixed(2) },
   { job: "transformers.js 4.3.1 (fp32, cores threads, batches of 32)", seconds: +best.peer.toFixed(1), docsPerSec: +(n / best.peer).toFixed(1), ratioToTransformersJs: 1 },
 ];
 console.table(rows);
