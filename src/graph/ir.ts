@@ -32,7 +32,7 @@ export type Attr =
 
 export type OpType =
   | "Add" | "Sub" | "Mul" | "Div" | "Max"
-  | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Abs" | "Round"
+  | "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Abs"
   | "MatMul" | "Gather" | "Reshape" | "Transpose" | "Unsqueeze" | "Shape" | "Expand"
   | "Softmax" | "LogSoftmax" | "LayerNormalization"
   | "ReduceSum" | "ReduceMean" | "ReduceMax" | "Cast" | "Identity" | "Where" | "Equal" | "Range"

@@ -21,7 +21,7 @@ export const mul = (g: Graph, a: Value, b: Value): Value => binary(g, "Mul", a, 
 export const div = (g: Graph, a: Value, b: Value): Value => binary(g, "Div", a, b);
 export const max = (g: Graph, a: Value, b: Value): Value => binary(g, "Max", a, b);
 
-function unary(g: Graph, op: "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Identity" | "Abs" | "Round", x: Value): Value {
+function unary(g: Graph, op: "Erf" | "Exp" | "Log" | "Sqrt" | "Neg" | "Tanh" | "Identity" | "Abs", x: Value): Value {
   return one(g.add(op, [x], [{ dtype: x.dtype, shape: x.shape }]));
 }
 
@@ -33,8 +33,6 @@ export const neg = (g: Graph, x: Value): Value => unary(g, "Neg", x);
 export const tanh = (g: Graph, x: Value): Value => unary(g, "Tanh", x);
 export const identity = (g: Graph, x: Value): Value => unary(g, "Identity", x);
 export const abs = (g: Graph, x: Value): Value => unary(g, "Abs", x);
-/** Round half to even, as ONNX specifies. */
-export const round = (g: Graph, x: Value): Value => unary(g, "Round", x);
 
 /** Batched matrix product with numpy broadcasting over the leading dims. */
 export function matmul(g: Graph, a: Value, b: Value): Value {

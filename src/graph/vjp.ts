@@ -202,7 +202,6 @@ export const VJP: Readonly<Record<OpType, VjpRule>> = {
   QuantizeLinear: inferenceOnly,
   // Per-row activation quantisation (ops.quantizeRows) is inference-only too.
   Abs: inferenceOnly,
-  Round: inferenceOnly,
   ReduceMax: inferenceOnly,
   MatMulInteger: inferenceOnly,
   DynamicQuantizeMatMul: inferenceOnly,

@@ -258,18 +258,14 @@ function scoredSets(inst: PilotInstances, experts: readonly string[], cols: Read
   return out;
 }
 
-/** One query's decision from its neighbours: each candidate's mean nDCG@10 on them. */
 /** Instances are immutable: each candidate's per-domain gains are computed once. */
-const domainGainCache = new WeakMap<PilotInstances, Map<string, DomainGains>>();
-
-/** Per instance row's domain: the candidate's mean gain over the base on that domain's rows both scored (NaN: none). */
-type DomainGains = { readonly rowGain: Float32Array };
+const domainGainCache = new WeakMap<PilotInstances, Map<string, Float32Array>>();
 
 /**
  * Each candidate's mean nDCG@10 gain over the base per domain, spread back onto the rows (row j
  * holds its domain's gain), so a query's domain estimate is one pass over its neighbours.
  */
-function domainGains(inst: PilotInstances, experts: readonly string[]): ReadonlyMap<string, DomainGains> {
+function domainGains(inst: PilotInstances, experts: readonly string[]): ReadonlyMap<string, Float32Array> {
   let byExpert = domainGainCache.get(inst);
   if (!byExpert) domainGainCache.set(inst, (byExpert = new Map()));
   const baseCol = inst.scores.get(BASE);
@@ -293,11 +289,12 @@ function domainGains(inst: PilotInstances, experts: readonly string[]): Readonly
       const d = inst.domains[j]!;
       rowGain[j] = e === BASE ? 0 : cnt.has(d) ? sum.get(d)! / cnt.get(d)! : Number.NaN;
     }
-    byExpert.set(e, { rowGain });
+    byExpert.set(e, rowGain);
   }
   return byExpert;
 }
 
+/** One query's decision from its neighbours: each candidate's mean nDCG@10 on them (gains partly from their domains with domainShare). */
 function decideKnn(
   q: number,
   nb: Neighbours,
@@ -306,7 +303,7 @@ function decideKnn(
   cols: ReadonlyArray<Float32Array | undefined>,
   baseCol: Float32Array | undefined,
   rule: RoutingRule,
-  domainGain?: ReadonlyMap<string, DomainGains>,
+  domainGain?: ReadonlyMap<string, Float32Array>,
 ): RoutingDecision {
   const scores: Record<string, number> = {};
   let simSum = 0;
@@ -354,7 +351,7 @@ function decideKnn(
     else if (e !== BASE && paired > 0 && !Number.isNaN(baseMean)) {
       let gain = diff / paired;
       const share = rule.domainShare ?? 0;
-      const rowGain = domainGain?.get(e)?.rowGain;
+      const rowGain = domainGain?.get(e);
       if (share > 0 && rowGain) {
         // The neighbours' domains weigh their domains' gains (a domain the expert was never
         // scored on gives no domain estimate: the neighbours' own gain stands alone there).

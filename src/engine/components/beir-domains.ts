@@ -25,8 +25,7 @@ export function beirDomainsProvider(datasetsDir: string, opts: { cacheDir?: stri
         const dir = join(datasetsDir, name);
         if (!existsSync(dir)) throw new RouterRetrieverError("NOT_FOUND", `no dataset folder for pilot domain "${name}" in ${datasetsDir}`);
         const { index } = await corpusVectors(base, await loadCorpus(dir), { cacheDir: opts.cacheDir });
-        const training = await loadTrainingPairs(dir, "auto", opts.seed ?? 0);
-        const { qrels } = queriesFromPairs(training.pairs);
+        const { qrels } = queriesFromPairs((await loadTrainingPairs(dir, "auto", opts.seed ?? 0)).pairs);
         c = { name, index, qrels };
         loaded.set(name, c);
       }
