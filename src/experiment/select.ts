@@ -205,6 +205,13 @@ export function knnGrid(): RouterSetting[] {
       for (const domainShare of [0.5, 1]) {
         out.push({ tie: "base-first", rule: { aggregate: "knn", similarity: "cosine", neighbours, domainShare, ...(baseBias ? { baseBias } : {}) } });
       }
+      // Domain shares from the linear domain model (RoutingRule.domainModel), for every query or
+      // only for familiar ones (the rest keep their neighbours' domains).
+      if (neighbours >= 32) {
+        for (const familiarity of [undefined, 0.3, 0.35]) {
+          out.push({ tie: "base-first", rule: { aggregate: "knn", similarity: "cosine", neighbours, domainShare: 1, domainModel: "linear", ...(familiarity !== undefined ? { familiarity } : {}), ...(baseBias ? { baseBias } : {}) } });
+        }
+      }
     }
   }
   return out;

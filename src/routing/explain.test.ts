@@ -27,4 +27,10 @@ describe("explainDecision, knn rule", () => {
     expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.4 } }, knn)).toBe("On the 16 most similar training queries, no expert did better than the base model (nDCG@10 0.50).");
     expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.4 }, stayedWithBase: "out-of-domain" }, { ...knn, minScore: 0.5 })).toMatch(/No expert fits.*mean similarity of 0.5/);
   });
+
+  it("names where the domains came from: the neighbours' own, or the ones the query reads as", () => {
+    const mix = { expert: "a", scores: { base: 0.5, a: 0.6 }, weights: { a: 0.8, base: 0.2 } };
+    expect(explainDecision(mix, { ...knn, domainShare: 1 })).toMatch(/on the 16 most similar training queries and their domains \(/);
+    expect(explainDecision(mix, { ...knn, domainShare: 1, domainModel: "linear" })).toMatch(/on the 16 most similar training queries and the domains this query reads as \(/);
+  });
 });

@@ -35,7 +35,8 @@ function explainKnn(d: RoutingDecision, rule: RoutingRule): string {
   if (ranked.length === 0) return "";
   const k = rule.neighbours ?? DEFAULT_NEIGHBOURS;
   // With domain gains the expert's estimate also reads whole domains the neighbours come from.
-  const near = rule.domainShare ? `the ${k} most similar training queries and their domains` : `the ${k} most similar training queries`;
+  // With the linear domain model, the domains are the ones the query itself reads as.
+  const near = !rule.domainShare ? `the ${k} most similar training queries` : rule.domainModel === "linear" ? `the ${k} most similar training queries and the domains this query reads as` : `the ${k} most similar training queries and their domains`;
   if (d.stayedWithBase === "out-of-domain") {
     return `No expert fits this query: even ${near} are not similar enough (an expert needs a mean similarity of ${rule.minScore}), so the base model answers.`;
   }

@@ -189,6 +189,44 @@ describe("knn rule", () => {
     expect(() => route(L, x, { ...rule, domainShare: 1.5 })).toThrow(RouterRetrieverError);
   });
 
+  it("domainModel linear reads the query's domain from a linear model where its neighbours share the topic, not the domain", () => {
+    // Domain "o" covers a quarter circle of topics, "s" only its first half; axis 2 (+-0.1) is
+    // the domains' own signature. A gains +0.4 on "s" and loses 0.1 on "o".
+    const unit = (v: number[]): number[] => v.map((x) => x / Math.hypot(...v));
+    const vectors: number[][] = [];
+    const domains: string[] = [];
+    for (let t = 0; t <= 8; t++) {
+      const th = (t / 8) * (Math.PI / 2);
+      vectors.push(unit([Math.cos(th), Math.sin(th), -0.1, 0]));
+      domains.push("o");
+      if (t <= 4) {
+        vectors.push(unit([Math.cos(th), Math.sin(th), 0.1, 0]));
+        domains.push("s");
+      }
+    }
+    const inst: PilotInstances = {
+      ...instances({ base: domains.map(() => 0.5), A: domains.map((d) => (d === "s" ? 0.9 : 0.4)) }, vectors),
+      domains,
+    };
+    const L = knnLib(inst, [BASE, "A"]);
+    const rule = { aggregate: "knn", similarity: "cosine", neighbours: 3, domainShare: 1, baseBias: 0.05 } as const;
+    // An "s" query (signature +0.1) on a topic only "o" covers: its three nearest are all "o".
+    const th = (3 * Math.PI) / 8;
+    const near = q(...unit([Math.cos(th), Math.sin(th), 0.1, 0]));
+    expect([...nearestInstances(inst, near, 4, 3).index].map((j) => domains[j])).toEqual(["o", "o", "o"]);
+    expect(route(L, near, rule)[0]!.expert).toBe(BASE);
+    const linear = route(L, near, { ...rule, domainModel: "linear" })[0]!;
+    expect(linear.expert).toBe("A");
+    expect(linear.scores.A! - linear.scores[BASE]!).toBeGreaterThan(0.1);
+    // The same query far from every labelled query (mean cosine ~0.4): below the familiarity
+    // floor the linear model is not trusted and the neighbours' domains decide.
+    const far = q(...unit([Math.cos(th), Math.sin(th), 0.1, 2]));
+    expect(route(L, far, { ...rule, domainModel: "linear" })[0]!.expert).toBe("A");
+    expect(route(L, far, { ...rule, domainModel: "linear", familiarity: 0.6 })[0]!.expert).toBe(BASE);
+    expect(route(L, near, { ...rule, domainModel: "linear", familiarity: 0.6 })[0]!.expert).toBe("A");
+    expect(() => route(L, near, { ...rule, domainModel: "lda" as "linear" })).toThrow(RouterRetrieverError);
+  });
+
   it("judges a candidate only on the queries it was scored on (NaN = not scored)", () => {
     // B was added later and scored only on the query near (0,1).
     const inst = instances({ base: [0.5, 0.5, 0.2], A: [0.6, 0.6, 0.1], B: [NaN, NaN, 0.9] }, [[1, 0], [0.9, 0.1], [0, 1]]);

@@ -7,7 +7,8 @@
  * iteration order.
  */
 import { RouterRetrieverError } from "../errors.js";
-import { DEFAULT_NEIGHBOURS, PAPER_RULE, BASE, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
+import { domainModelOf, type DomainModel } from "./domain-model.js";
+import { DEFAULT_NEIGHBOURS, FAMILIARITY_NEIGHBOURS, PAPER_RULE, BASE, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
 
 /**
  * One decision per row of `baseVectors` (row-major, lib.dims wide). `scores` holds every
@@ -176,8 +177,8 @@ function routeKnn(lib: PilotLibrary, experts: readonly string[], baseVectors: Fl
     throw new RouterRetrieverError("NOT_FOUND", `no labelled query scores any allowed expert (${experts.join(", ") || "none allowed"}), and "base" is not allowed`);
   }
   const out: RoutingDecision[] = [];
-  const domainGain = rule.domainShare ? domainGains(inst, experts) : undefined;
-  for (let q = 0; q < n; q++) out.push(decideKnn(q, nb, k, experts, cols, inst.scores.get(BASE), rule, domainGain));
+  const domains = rule.domainShare ? domainEstimates(inst, lib.dims, experts, rule) : undefined;
+  for (let q = 0; q < n; q++) out.push(decideKnn(q, nb, k, experts, cols, inst.scores.get(BASE), rule, domains, baseVectors.subarray(q * lib.dims, (q + 1) * lib.dims)));
   return revoteOnCommonRows(inst, lib.dims, baseVectors, experts, cols, rule, k, out);
 }
 
@@ -220,7 +221,7 @@ function revoteOnCommonRows(
   });
   const out = first.slice();
   const baseCol = inst.scores.get(BASE);
-  const domainGain = rule.domainShare ? domainGains(inst, experts) : undefined;
+  const domains = rule.domainShare ? domainEstimates(inst, dims, experts, rule) : undefined;
   for (const [req, qs] of groups) {
     const judged = req.split(",").map(Number);
     const rows = new Uint8Array(inst.count);
@@ -229,7 +230,7 @@ function revoteOnCommonRows(
     qs.forEach((q, i) => sub.set(baseVectors.subarray(q * dims, (q + 1) * dims), i * dims));
     const nb = nearestInstances(inst, sub, dims, k, rows);
     qs.forEach((q, i) => {
-      out[q] = decideKnn(i, nb, k, experts, cols, baseCol, rule, domainGain);
+      out[q] = decideKnn(i, nb, k, experts, cols, baseCol, rule, domains, sub.subarray(i * dims, (i + 1) * dims));
     });
   }
   return out;
@@ -258,14 +259,28 @@ function scoredSets(inst: PilotInstances, experts: readonly string[], cols: Read
   return out;
 }
 
-/** Instances are immutable: each candidate's per-domain gains are computed once. */
-const domainGainCache = new WeakMap<PilotInstances, Map<string, Float32Array>>();
+/** One candidate's mean nDCG@10 gain over the base on each domain's labelled queries (NaN: never scored there). */
+interface DomainGain {
+  /** Row j holds its domain's gain, so a query's neighbour-domain estimate is one pass over its neighbours. */
+  readonly rows: Float32Array;
+  readonly byDomain: ReadonlyMap<string, number>;
+}
 
-/**
- * Each candidate's mean nDCG@10 gain over the base per domain, spread back onto the rows (row j
- * holds its domain's gain), so a query's domain estimate is one pass over its neighbours.
- */
-function domainGains(inst: PilotInstances, experts: readonly string[]): ReadonlyMap<string, Float32Array> {
+/** What the domain-aware "knn" rule reads besides the neighbours: per-domain gains, and the linear domain model when the rule asks for it. */
+interface DomainEstimates {
+  readonly gains: ReadonlyMap<string, DomainGain>;
+  readonly model?: DomainModel;
+}
+
+function domainEstimates(inst: PilotInstances, dims: number, experts: readonly string[], rule: RoutingRule): DomainEstimates {
+  const gains = domainGains(inst, experts);
+  return rule.domainModel === "linear" ? { gains, model: domainModelOf(inst, dims) } : { gains };
+}
+
+/** Instances are immutable: each candidate's per-domain gains are computed once. */
+const domainGainCache = new WeakMap<PilotInstances, Map<string, DomainGain>>();
+
+function domainGains(inst: PilotInstances, experts: readonly string[]): ReadonlyMap<string, DomainGain> {
   let byExpert = domainGainCache.get(inst);
   if (!byExpert) domainGainCache.set(inst, (byExpert = new Map()));
   const baseCol = inst.scores.get(BASE);
@@ -284,14 +299,27 @@ function domainGains(inst: PilotInstances, experts: readonly string[]): Readonly
         cnt.set(d, (cnt.get(d) ?? 0) + 1);
       }
     }
-    const rowGain = new Float32Array(inst.count);
-    for (let j = 0; j < inst.count; j++) {
-      const d = inst.domains[j]!;
-      rowGain[j] = e === BASE ? 0 : cnt.has(d) ? sum.get(d)! / cnt.get(d)! : Number.NaN;
-    }
-    byExpert.set(e, rowGain);
+    const byDomain = new Map([...new Set(inst.domains)].map((d) => [d, e === BASE ? 0 : cnt.has(d) ? sum.get(d)! / cnt.get(d)! : Number.NaN]));
+    byExpert.set(e, { rows: Float32Array.from(inst.domains, (d) => byDomain.get(d)!), byDomain });
   }
   return byExpert;
+}
+
+/**
+ * The linear domain model's estimate of an expert's gain: sum over domains of P(domain | query)
+ * x the expert's gain there, over the domains where it was scored; undefined when those hold
+ * less than half the probability (the neighbours then decide, as with neighbour domains).
+ */
+function modelGain(model: DomainModel, p: Float64Array, gain: DomainGain): number | undefined {
+  let mass = 0;
+  let sum = 0;
+  model.domains.forEach((d, c) => {
+    const g = gain.byDomain.get(d);
+    if (g === undefined || Number.isNaN(g)) return;
+    mass += p[c]!;
+    sum += p[c]! * g;
+  });
+  return mass >= 0.5 ? sum / mass : undefined;
 }
 
 /** One query's decision from its neighbours: each candidate's mean nDCG@10 on them (gains partly from their domains with domainShare). */
@@ -303,7 +331,9 @@ function decideKnn(
   cols: ReadonlyArray<Float32Array | undefined>,
   baseCol: Float32Array | undefined,
   rule: RoutingRule,
-  domainGain?: ReadonlyMap<string, Float32Array>,
+  domains?: DomainEstimates,
+  /** The query's base embedding (the linear domain model reads it). */
+  query?: Float32Array,
 ): RoutingDecision {
   const scores: Record<string, number> = {};
   let simSum = 0;
@@ -322,6 +352,14 @@ function decideKnn(
     }
   }
   const baseMean = baseCount > 0 ? baseSum / baseCount : Number.NaN;
+  // The linear domain model, for a query familiar enough to trust it with (RoutingRule.familiarity).
+  let p: Float64Array | undefined;
+  if (domains?.model && query) {
+    const m = Math.min(used, FAMILIARITY_NEIGHBOURS);
+    let near = 0;
+    for (let r = 0; r < m; r++) near += nb.sim[q * nb.k + r]!;
+    if (rule.familiarity === undefined || (m > 0 && near / m >= rule.familiarity)) p = domains.model.probabilities(query, 0);
+  }
   experts.forEach((e, c) => {
     const col = cols[c];
     let sum = 0;
@@ -351,14 +389,16 @@ function decideKnn(
     else if (e !== BASE && paired > 0 && !Number.isNaN(baseMean)) {
       let gain = diff / paired;
       const share = rule.domainShare ?? 0;
-      const rowGain = domainGain?.get(e);
-      if (share > 0 && rowGain) {
+      const dg = domains?.gains.get(e);
+      const fromModel = p && dg ? modelGain(domains!.model!, p, dg) : undefined;
+      if (share > 0 && fromModel !== undefined) gain = (1 - share) * gain + share * fromModel;
+      else if (share > 0 && dg) {
         // The neighbours' domains weigh their domains' gains (a domain the expert was never
         // scored on gives no domain estimate: the neighbours' own gain stands alone there).
         let dSum = 0;
         let dCnt = 0;
         for (let r = 0; r < used; r++) {
-          const g = rowGain[nb.index[q * nb.k + r]!]!;
+          const g = dg.rows[nb.index[q * nb.k + r]!]!;
           if (Number.isNaN(g)) continue;
           dSum += g;
           dCnt++;
@@ -378,6 +418,8 @@ function checkSoftRule(rule: RoutingRule): void {
   if (rule.baseBias !== undefined && !Number.isFinite(rule.baseBias)) throw new RouterRetrieverError("BAD_INPUT", `baseBias must be a finite number, got ${String(rule.baseBias)}`);
   if (rule.minScore !== undefined && !Number.isFinite(rule.minScore)) throw new RouterRetrieverError("BAD_INPUT", `minScore must be a finite number, got ${String(rule.minScore)}`);
   if (rule.neighbours !== undefined && !(Number.isInteger(rule.neighbours) && rule.neighbours >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(rule.neighbours)}`);
+  if (rule.domainModel !== undefined && rule.domainModel !== "neighbours" && rule.domainModel !== "linear") throw new RouterRetrieverError("BAD_INPUT", `domainModel must be "neighbours" or "linear", got ${JSON.stringify(rule.domainModel)}`);
+  if (rule.familiarity !== undefined && !Number.isFinite(rule.familiarity)) throw new RouterRetrieverError("BAD_INPUT", `familiarity must be a finite number, got ${String(rule.familiarity)}`);
   if (rule.domainShare !== undefined && !(Number.isFinite(rule.domainShare) && rule.domainShare >= 0 && rule.domainShare <= 1)) throw new RouterRetrieverError("BAD_INPUT", `domainShare must be a number in [0, 1], got ${String(rule.domainShare)}`);
 }
 
@@ -430,7 +472,7 @@ export function pilotRouter(lib: PilotLibrary, rule: RoutingRule = PAPER_RULE, a
 /** A rule in words, e.g. "mean, cosine, soft T=0.02 top-2, base +0.01". */
 export function describeRule(rule: RoutingRule): string {
   const parts: string[] = rule.aggregate === "knn" ? [`knn k=${rule.neighbours ?? DEFAULT_NEIGHBOURS}`] : [rule.aggregate, rule.similarity];
-  if (rule.domainShare) parts.push(`domain ${rule.domainShare}`);
+  if (rule.domainShare) parts.push(`domain ${rule.domainShare}${rule.domainModel === "linear" ? ` linear${rule.familiarity !== undefined ? ` if familiar >= ${rule.familiarity}` : ""}` : ""}`);
   if (rule.temperature) parts.push(`soft T=${rule.temperature}${rule.topM ? ` top-${rule.topM}` : ""}`);
   if (rule.baseBias) parts.push(`base ${rule.baseBias > 0 ? "+" : ""}${rule.baseBias}`);
   if (rule.minScore !== undefined) parts.push(`OOD < ${rule.minScore}`);

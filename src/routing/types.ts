@@ -87,7 +87,26 @@ export interface RoutingRule {
    * built from the same labels) where a few neighbours' ties and wins are noisy.
    */
   readonly domainShare?: number;
+  /**
+   * "knn" with domainShare: where the query's domain shares come from. "neighbours" (default):
+   * the domains of its nearest labelled queries. "linear": a linear discriminant fitted on the
+   * labelled queries' domains (routing/domain-model.ts), which separates domains whose queries
+   * share topics (a neighbourhood cannot).
+   */
+  readonly domainModel?: DomainModelKind;
+  /**
+   * "linear" domain model only: trust it for queries whose FAMILIARITY_NEIGHBOURS nearest labelled
+   * queries have at least this mean cosine; a less familiar query (a domain the library may
+   * never have seen, which a classifier would still assign to a known one) takes its
+   * neighbours' domains. Absent: every query.
+   */
+  readonly familiarity?: number;
 }
+
+export type DomainModelKind = "neighbours" | "linear";
+
+/** How many nearest labelled queries measure a query's familiarity (RoutingRule.familiarity). */
+export const FAMILIARITY_NEIGHBOURS = 16;
 
 export const DEFAULT_NEIGHBOURS = 32;
 
