@@ -61,6 +61,29 @@ describe("fitDomainModel", () => {
     expect(p[m.domains.indexOf("claims")]!).toBeGreaterThan(0.9);
   });
 
+  it("leaves out evidence added with a new expert, so adding one does not move the model under other queries", () => {
+    const d = golden.rows[0]!.length;
+    const n = golden.rows.length;
+    const own: PilotInstances = { ...instancesOf(golden.rows, golden.labels), scores: new Map([["base", new Float32Array(n).fill(0.5)], ["a", new Float32Array(n).fill(0.6)]]) };
+    // Three rows of a new domain, scored by the base and the new expert "b" only.
+    const extra = golden.queries.slice(0, 3);
+    const grown: PilotInstances = {
+      count: n + 3,
+      vectors: Float32Array.from([...own.vectors, ...extra.flat()]),
+      domains: [...golden.labels, "new", "new", "new"],
+      scores: new Map([
+        ["base", Float32Array.from([...own.scores.get("base")!, 0.5, 0.5, 0.5])],
+        ["a", Float32Array.from([...own.scores.get("a")!, NaN, NaN, NaN])],
+        ["b", Float32Array.from([...new Array<number>(n).fill(NaN), 0.7, 0.7, 0.7])],
+      ]),
+    };
+    const before = domainModelOf(own, d);
+    const after = domainModelOf(grown, d);
+    expect(after.domains).toEqual(before.domains);
+    const qv = Float32Array.from(golden.queries[4]!);
+    expect([...after.probabilities(qv, 0)]).toEqual([...before.probabilities(qv, 0)]);
+  });
+
   it("is fitted once per library and refuses a shrinkage outside (0, 1]", () => {
     const inst = instancesOf(golden.rows, golden.labels);
     expect(domainModelOf(inst, 8)).toBe(domainModelOf(inst, 8));

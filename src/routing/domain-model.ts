@@ -26,13 +26,16 @@ export interface DomainModel {
 /** Covariance shrinkage towards (its mean variance) x identity: keeps the 384 x 384 solve well posed with few queries per domain. */
 export const DEFAULT_SHRINKAGE = 0.2;
 
-export function fitDomainModel(inst: PilotInstances, dims: number, shrinkage = DEFAULT_SHRINKAGE): DomainModel {
+/** Fitted on the rows `rows` marks with 1 (all rows when absent). */
+export function fitDomainModel(inst: PilotInstances, dims: number, shrinkage = DEFAULT_SHRINKAGE, rows?: Uint8Array): DomainModel {
   if (!(shrinkage > 0 && shrinkage <= 1)) throw new RouterRetrieverError("BAD_INPUT", `shrinkage must be in (0, 1], got ${shrinkage}`);
-  const domains = [...new Set(inst.domains)];
+  const keep = [...Array(inst.count).keys()].filter((j) => !rows || rows[j] === 1);
+  const domains = [...new Set(keep.map((j) => inst.domains[j]!))];
   const k = domains.length;
-  const cls = Int32Array.from(inst.domains, (d) => domains.indexOf(d));
-  const n = inst.count;
-  const X = inst.vectors;
+  const cls = Int32Array.from(keep, (j) => domains.indexOf(inst.domains[j]!));
+  const n = keep.length;
+  const X = new Float32Array(n * dims);
+  keep.forEach((j, r) => X.set(inst.vectors.subarray(j * dims, (j + 1) * dims), r * dims));
   const means = Array.from({ length: k }, () => new Float64Array(dims));
   const counts = new Float64Array(k);
   for (let r = 0; r < n; r++) {
@@ -104,8 +107,31 @@ export function fitDomainModel(inst: PilotInstances, dims: number, shrinkage = D
 /** Instances are immutable: each library's domain model is fitted once, at its first use. */
 const fitted = new WeakMap<PilotInstances, DomainModel>();
 
+/**
+ * The library's domain model, fitted on the rows scored by the same candidates as most rows: the
+ * library's own labelled queries. Evidence added later with a new expert (scored by the base and
+ * that expert only) stays out, so adding an expert does not refit the model under every other
+ * query and move routes the new expert has no say in (the router's promise, router.ts
+ * revoteOnCommonRows); its domain is judged by its own evidence among the neighbours.
+ */
 export function domainModelOf(inst: PilotInstances, dims: number): DomainModel {
   let m = fitted.get(inst);
-  if (!m) fitted.set(inst, (m = fitDomainModel(inst, dims)));
+  if (!m) fitted.set(inst, (m = fitDomainModel(inst, dims, DEFAULT_SHRINKAGE, mostCommonlyScoredRows(inst))));
   return m;
+}
+
+function mostCommonlyScoredRows(inst: PilotInstances): Uint8Array {
+  const cols = [...inst.scores.values()];
+  const keys = new Array<string>(inst.count);
+  const counts = new Map<string, number>();
+  for (let j = 0; j < inst.count; j++) {
+    let key = "";
+    for (const col of cols) key += Number.isNaN(col[j]!) ? "0" : "1";
+    keys[j] = key;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  let best = "";
+  let most = -1;
+  for (const [key, c] of counts) if (c > most) [best, most] = [key, c];
+  return Uint8Array.from(keys, (key) => (key === best ? 1 : 0));
 }

@@ -10,6 +10,7 @@ import { loadExpert } from "../../experts/peft.js";
 import type { LoraExpert } from "../../experts/types.js";
 import { Encoder, loadModel } from "../../model/encoder.js";
 import { resolveModelSpec, type ModelSpec } from "../../model/spec.js";
+import { domainModelOf } from "../../routing/domain-model.js";
 import { DEFAULT_RULE } from "../../routing/types.js";
 import { loadRoutingEvidence, renameEvidenceExpert, ROUTING_EVIDENCE_FILE } from "../../routing/evidence.js";
 import { checkStoreOptions, openStore } from "../../store/open.js";
@@ -107,7 +108,10 @@ async function openWithStore(
     throw err;
   }
   progress("sessions", 2, 2);
-  assertLibraryFits(pilots.library(experts.expertIds), spec.config.hiddenSize, pilots.source ?? "pilot library");
+  const routed = pilots.library(experts.expertIds);
+  assertLibraryFits(routed, spec.config.hiddenSize, pilots.source ?? "pilot library");
+  // The linear domain model is fitted at its first use (about 0.5 s for the demo's library): now, not on a user's first query.
+  if (routed?.instances && (opts.rule ?? DEFAULT_RULE).domainModel === "linear") domainModelOf(routed.instances, routed.dims);
   const active = experts.expertIds;
   const unroutable = active.filter((e) => pilots.pilotCount(e, active) === 0);
   if (pilots.hasLibrary && unroutable.length > 0) warn(`active experts without pilots (the router cannot choose them): ${unroutable.join(", ")}`);
