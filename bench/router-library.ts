@@ -7,14 +7,14 @@
  *
  *   npx tsx bench/router-library.ts [--labels demo/pilots.json] [--rules '<JSON array of RoutingRule>'] [--threads 2]
  *
- * Default rules: DEFAULT_RULE and the previous default (neighbour domains, same margin and mix).
+ * Writes bench/results/router-library-<labels file name>.json. Default rules: DEFAULT_RULE and the previous default (neighbour domains, same margin and mix).
  * The dev/test query sets (every candidate's embeddings and per-query nDCG@10 with the experts in
  * results/experts) are encoded once and cached in <cache>/router-library-sets.json
  * (default ~/.cache/routerretriever), keyed by nothing: delete it after retraining an expert.
  * Soft settings are scored with the embedding mix (a), as the experiment scores them on dev.
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBeirDataset, type Qrels } from "../src/data/beir.js";
 import { trainingData } from "../src/data/pairs.js";
@@ -143,4 +143,4 @@ const rows = rules.map((rule) => {
   console.log(`| ${settingName(s)} | ${(100 * objective(d)).toFixed(2)} | ${pct(mean(Object.values(d.seen)))} | ${pct(mean(Object.values(d.unseen)))} | ${names.map((n) => pct(t.seen[n]!)).join(" / ")} | ${pct(mean(Object.values(t.seen)))} | ${pct(mean(Object.values(t.unseen)))} |`);
   return { setting: settingName(s), rule, objective: objective(d), dev: d, test: t };
 });
-writeJsonAtomic(join(projectRoot, "bench", "results", "router-library.json"), { labels: values.labels, count: labels.labels.length, rows });
+writeJsonAtomic(join(projectRoot, "bench", "results", `router-library-${basename(values.labels!, ".json")}.json`), { labels: values.labels, count: labels.labels.length, rows });
