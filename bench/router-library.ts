@@ -19,13 +19,13 @@ import { parseArgs } from "node:util";
 import { loadBeirDataset, type Qrels } from "../src/data/beir.js";
 import { trainingData } from "../src/data/pairs.js";
 import { ignoreIdenticalIdsFor } from "../src/evaluation/evaluate.js";
+import { evalSet } from "../src/experiment/run.js";
 import { Libraries, mean, objective, scoreSetting, settingName, type EvalSet } from "../src/experiment/select.js";
 import { ExpertEncoder } from "../src/experts/expert-encoder.js";
 import { loadExpert } from "../src/experts/peft.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
 import { defaultModelSpec } from "../src/model/spec.js";
 import { loadPilotLibrary } from "../src/routing/persist.js";
-import { encodeCandidates, scoreVectors } from "../src/routing/scores.js";
 import { BASE, DEFAULT_RULE, type RoutingRule } from "../src/routing/types.js";
 import { writeJsonAtomic } from "../src/util/atomic.js";
 import { projectRoot, sharedDatasetsDir } from "../src/util/paths.js";
@@ -77,23 +77,13 @@ if (existsSync(values.cache!)) raw = JSON.parse(readFileSync(values.cache!, "utf
 else {
   const encoder = await ExpertEncoder.create(model, experts.map((id) => loadExpert(join(projectRoot, "results", "experts", id), model, { id })), { threads });
   const encodeSet = async (domain: string, queries: { id: string; text: string }[], qrels: Qrels): Promise<RawSet> => {
-    const vectors = await encodeCandidates(encoder, queries.map((q) => q.text), candidates, {});
-    const table = scoreVectors({ index: indexes.get(domain)!, queries, qrels, vectors, ignoreIdenticalIds: ignoreIdenticalIdsFor(domain) });
-    // Only queries with a relevant document are scored, as in the experiment.
-    const scored = [...table.get(BASE)!.keys()];
-    const rowOf = new Map(queries.map((q, i) => [q.id, i]));
-    const d = encoder.dims;
-    const pick = (v: Float32Array): Float32Array => {
-      const out = new Float32Array(scored.length * d);
-      scored.forEach((q, i) => out.set(v.subarray(rowOf.get(q)! * d, (rowOf.get(q)! + 1) * d), i * d));
-      return out;
-    };
+    const set = await evalSet(encoder, { name: domain, dir: join(root, domain), ...(experts.includes(domain) ? { expert: domain } : {}) }, indexes.get(domain)!, queries, qrels, candidates, () => {});
     return {
       domain,
-      queryIds: scored,
-      texts: scored.map((q) => queries[rowOf.get(q)!]!.text),
-      vectors: Object.fromEntries([...vectors].map(([c, v]) => [c, b64(pick(v))])),
-      table: Object.fromEntries([...table].map(([c, m]) => [c, Object.fromEntries(m)])),
+      queryIds: [...set.queryIds],
+      texts: [...set.texts],
+      vectors: Object.fromEntries([...set.vectors].map(([c, v]) => [c, b64(v)])),
+      table: Object.fromEntries([...set.table].map(([c, m]) => [c, Object.fromEntries(m)])),
       qrels: Object.fromEntries([...qrels].map(([q, m]) => [q, Object.fromEntries(m)])),
     };
   };

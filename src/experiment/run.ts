@@ -255,7 +255,7 @@ function mean(xs: readonly number[]): number {
 }
 
 /** A domain's queries with every candidate's embeddings and nDCG@10 (only queries with a relevant document). */
-async function evalSet(
+export async function evalSet(
   encoder: ExpertEncoder,
   d: ExperimentDomain,
   index: VectorIndex,
