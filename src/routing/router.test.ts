@@ -314,6 +314,11 @@ describe("knn rule", () => {
       const sims = Array.from({ length: 200 }, (_, j) => (qv[0]! * inst.vectors[j * 3]! + qv[1]! * inst.vectors[j * 3 + 1]! + qv[2]! * inst.vectors[j * 3 + 2]!) / qn);
       const want = sims.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]).slice(0, 10).map((x) => x[1]);
       expect([...nb.index.subarray(qi * 10, qi * 10 + 10)]).toEqual(want);
+      // Among the rows a mask admits (runs of masked rows, as a revote's): the same sort restricted to them.
+      const admitted = (j: number): boolean => Math.floor(j / 10) % 3 !== 1;
+      const masked = nearestInstances(inst, queries.subarray(qi * 3, qi * 3 + 3), 3, 10, Uint8Array.from({ length: 200 }, (_, j) => (admitted(j) ? 1 : 0)));
+      const wantMasked = sims.map((v, j) => [v, j] as const).filter(([, j]) => admitted(j)).sort((a, b) => b[0] - a[0]).slice(0, 10).map((x) => x[1]);
+      expect([...masked.index]).toEqual(wantMasked);
     }
   });
 

@@ -90,8 +90,10 @@ export function nearestInstances(inst: PilotInstances, baseVectors: Float32Array
     const count = inst.count;
     for (let j0 = 0; j0 < count; j0 += 4) {
       // Four rows per pass over the query: each query value is loaded once for four products.
-      const o0 = j0 * dims;
       const full = j0 + 4 <= count;
+      // A revote's mask (rows) excludes whole runs of rows (another domain's evidence): skip their products.
+      if (rows && full && rows[j0] === 0 && rows[j0 + 1] === 0 && rows[j0 + 2] === 0 && rows[j0 + 3] === 0) continue;
+      const o0 = j0 * dims;
       let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       if (full) {
         const o1 = o0 + dims, o2 = o1 + dims, o3 = o2 + dims;
