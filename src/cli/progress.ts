@@ -17,11 +17,14 @@ export interface ProgressOptions {
   readonly quiet?: boolean;
 }
 
+const NOT_TTY_EVERY_MS = 3000;
+
 export function startProgress(label: string, total: number, opts: ProgressOptions = {}): Progress {
   if (opts.quiet) return { update() {}, setTotal() {}, stop() {} };
   const unit = opts.unit ?? "items";
   const started = Date.now();
   let last = 0;
+  let lastLine = Date.now();
   const rate = (done: number): string => {
     const s = (Date.now() - started) / 1000;
     return s > 0 ? (done / s).toFixed(1) : "0";
@@ -32,7 +35,7 @@ export function startProgress(label: string, total: number, opts: ProgressOption
       format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}{extra}`,
       hideCursor: true,
       noTTYOutput: true,
-      notTTYSchedule: 3000,
+      notTTYSchedule: NOT_TTY_EVERY_MS,
       etaBuffer: 50,
       fps: 5,
     },
@@ -44,6 +47,12 @@ export function startProgress(label: string, total: number, opts: ProgressOption
       last = done;
       const extraText = extra ? " | " + Object.entries(extra).map(([k, v]) => `${k} ${v}`).join(" | ") : "";
       bar.update(done, { rate: rate(done), extra: extraText });
+      // Into a log file cli-progress writes a line only from its timer, which a synchronous loop
+      // (the experiment's router grid) never yields to: write it from here at the same pace.
+      if (!process.stderr.isTTY && Date.now() - lastLine >= NOT_TTY_EVERY_MS) {
+        lastLine = Date.now();
+        bar.render();
+      }
     },
     setTotal(t) {
       bar.setTotal(t);
