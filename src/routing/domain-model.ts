@@ -14,7 +14,7 @@
  */
 import { CholeskyDecomposition, Matrix } from "ml-matrix";
 import { RouterRetrieverError } from "../errors.js";
-import type { PilotInstances } from "./types.js";
+import { scoredKeys, type PilotInstances } from "./types.js";
 
 export interface DomainModel {
   /** Class order of `probabilities`. */
@@ -121,15 +121,9 @@ export function domainModelOf(inst: PilotInstances, dims: number): DomainModel {
 }
 
 function mostCommonlyScoredRows(inst: PilotInstances): Uint8Array {
-  const cols = [...inst.scores.values()];
-  const keys = new Array<string>(inst.count);
+  const keys = scoredKeys(inst, [...inst.scores.values()]);
   const counts = new Map<string, number>();
-  for (let j = 0; j < inst.count; j++) {
-    let key = "";
-    for (const col of cols) key += Number.isNaN(col[j]!) ? "0" : "1";
-    keys[j] = key;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
   let best = "";
   let most = -1;
   for (const [key, c] of counts) if (c > most) [best, most] = [key, c];

@@ -8,7 +8,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { domainModelOf, type DomainModel } from "./domain-model.js";
-import { DEFAULT_NEIGHBOURS, FAMILIARITY_NEIGHBOURS, PAPER_RULE, BASE, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
+import { DEFAULT_NEIGHBOURS, FAMILIARITY_NEIGHBOURS, PAPER_RULE, BASE, scoredKeys, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
 
 /**
  * One decision per row of `baseVectors` (row-major, lib.dims wide). `scores` holds every
@@ -248,15 +248,8 @@ function scoredSets(inst: PilotInstances, experts: readonly string[], cols: Read
   const id = experts.join("\u0000");
   const hit = byList.get(id);
   if (hit) return hit;
-  const rowSet = new Array<string>(inst.count);
-  const sets = new Set<string>();
-  for (let j = 0; j < inst.count; j++) {
-    let key = "";
-    for (const col of cols) key += col !== undefined && !Number.isNaN(col[j]!) ? "1" : "0";
-    rowSet[j] = key;
-    sets.add(key);
-  }
-  const out = { rowSet, sets };
+  const rowSet = scoredKeys(inst, cols);
+  const out = { rowSet, sets: new Set(rowSet) };
   byList.set(id, out);
   return out;
 }
@@ -355,12 +348,13 @@ function decideKnn(
   }
   const baseMean = baseCount > 0 ? baseSum / baseCount : Number.NaN;
   // The linear domain model, for a query familiar enough to trust it with (RoutingRule.familiarity).
+  const model = domains?.model;
   let p: Float64Array | undefined;
-  if (domains?.model && query) {
+  if (model && query) {
     const m = Math.min(used, FAMILIARITY_NEIGHBOURS);
     let near = 0;
     for (let r = 0; r < m; r++) near += nb.sim[q * nb.k + r]!;
-    if (rule.familiarity === undefined || (m > 0 && near / m >= rule.familiarity)) p = domains.model.probabilities(query, 0);
+    if (rule.familiarity === undefined || (m > 0 && near / m >= rule.familiarity)) p = model.probabilities(query, 0);
   }
   experts.forEach((e, c) => {
     const col = cols[c];
@@ -392,7 +386,7 @@ function decideKnn(
       let gain = diff / paired;
       const share = rule.domainShare ?? 0;
       const dg = domains?.gains.get(e);
-      const fromModel = p && dg ? modelGain(domains!.model!, p, dg) : undefined;
+      const fromModel = model && p && dg ? modelGain(model, p, dg) : undefined;
       if (share > 0 && fromModel !== undefined) gain = (1 - share) * gain + share * fromModel;
       else if (share > 0 && dg) {
         // The neighbours' domains weigh their domains' gains (a domain the expert was never

@@ -50,6 +50,21 @@ export interface PilotInstances {
 }
 
 /**
+ * Each row's key of which candidates scored it ("1" at position c where cols[c] is present and not
+ * NaN there): rows added later with a new expert's evidence carry a different key than the
+ * library's own labelled queries.
+ */
+export function scoredKeys(inst: PilotInstances, cols: ReadonlyArray<Float32Array | undefined>): string[] {
+  const keys = new Array<string>(inst.count);
+  for (let j = 0; j < inst.count; j++) {
+    let key = "";
+    for (const col of cols) key += col !== undefined && !Number.isNaN(col[j]!) ? "1" : "0";
+    keys[j] = key;
+  }
+  return keys;
+}
+
+/**
  * "mean": average similarity of each expert's pilots (the paper). "max": best single pilot
  * (reference code). "knn": each candidate's mean nDCG@10 over the query's `neighbours` nearest
  * labelled training queries (the pilots' own material, before averaging): an estimate of how

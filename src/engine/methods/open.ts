@@ -111,7 +111,8 @@ async function openWithStore(
   const routed = pilots.library(experts.expertIds);
   assertLibraryFits(routed, spec.config.hiddenSize, pilots.source ?? "pilot library");
   // The linear domain model is fitted at its first use (about 0.5 s for the demo's library): now, not on a user's first query.
-  if (routed?.instances && (opts.rule ?? DEFAULT_RULE).domainModel === "linear") domainModelOf(routed.instances, routed.dims);
+  const rule = opts.rule ?? DEFAULT_RULE;
+  if (routed?.instances && rule.domainModel === "linear") domainModelOf(routed.instances, routed.dims);
   const active = experts.expertIds;
   const unroutable = active.filter((e) => pilots.pilotCount(e, active) === 0);
   if (pilots.hasLibrary && unroutable.length > 0) warn(`active experts without pilots (the router cannot choose them): ${unroutable.join(", ")}`);
@@ -126,7 +127,7 @@ async function openWithStore(
     reopenPilots,
     storedExperts: await store.storedExperts(),
     stopWatching: () => {},
-    rule: opts.rule ?? DEFAULT_RULE,
+    rule,
     writes: new WriteLock(),
     expertErrors,
     warnings,
