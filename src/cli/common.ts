@@ -136,13 +136,14 @@ export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on 
 
 /**
  * `--base-margin X`: how much better (in nDCG@10) an expert must be expected to do than the base
- * model, replacing the rule's own margin (DEFAULT_RULE's 0.1, chosen on dev). A lower margin
- * lets an expert added from documents alone lead its domain's queries: its pseudo-query evidence
- * understates its gain (README, "Your own domain").
+ * model, for every query, replacing the rule's own margins (DEFAULT_RULE's 0.02 for queries
+ * like its labelled ones and 0.15 for the rest, chosen on dev). A lower margin lets an expert
+ * added from documents alone lead its domain's queries: its pseudo-query evidence understates
+ * its gain (README, "Your own domain").
  */
 export const BASE_MARGIN_OPTION = [
   "--base-margin <x>",
-  "nDCG@10 an expert must be expected to gain over the base model before it leads a query (default: the router's own, 0.1 for default); lower it, e.g. 0.05, for experts added from documents alone",
+  "nDCG@10 an expert must be expected to gain over the base model before it leads a query for every query (default: the router's own; the default router's are 0.02 for queries like its labelled ones, 0.15 for the rest); lower it, e.g. 0.05, for experts added from documents alone",
 ] as const;
 
 export function routerFlag(value: string | undefined, baseMargin?: string): RoutingRule {
@@ -152,7 +153,9 @@ export function routerFlag(value: string | undefined, baseMargin?: string): Rout
   if (baseMargin === undefined) return rule;
   const m = finiteNumber(baseMargin, "--base-margin");
   if (m < 0 || m > 1) throw new RouterRetrieverError("BAD_INPUT", `--base-margin must be between 0 and 1 (nDCG@10), got ${baseMargin}`);
-  return { ...rule, baseBias: m };
+  // The flag is the margin for every query: a familiar query's own margin (familiarBaseBias) gives way to it.
+  const { familiarBaseBias: _, ...rest } = rule;
+  return { ...rest, baseBias: m };
 }
 
 /** `--ef-search N` of the commands that search a store: [flag, description]. */

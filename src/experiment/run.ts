@@ -32,7 +32,7 @@ import { encodeCandidates, scoreVectors } from "../routing/scores.js";
 import { BASE, type PilotLibrary, type QueryRouter, type RoutingDecision } from "../routing/types.js";
 import { queriesFromPairs, trainingData, type DevSet, type TrainingSource } from "../data/pairs.js";
 import type { Qrels } from "../data/beir.js";
-import { PAPER_RULE, type RoutingRule } from "../routing/types.js";
+import { PAPER_RULE, mixesCandidates, type RoutingRule } from "../routing/types.js";
 import { Libraries, scoreDecisions, selectRouter, settingName, type EvalSet, type RouterSetting, type Selection } from "./select.js";
 
 export interface ExperimentDomain {
@@ -151,7 +151,7 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
   const paper: RouterSetting = { tie: "base-first", rule: PAPER_RULE };
 
   // Soft routing, both forms, for the best soft setting on dev.
-  const bestSoft = [...selection.results].filter((r) => r.setting.rule.temperature).sort((a, b) => b.objective - a.objective)[0];
+  const bestSoft = [...selection.results].filter((r) => mixesCandidates(r.setting.rule)).sort((a, b) => b.objective - a.objective)[0];
   const softForms: ExperimentResult["softForms"][number][] = [];
   if (bestSoft) {
     for (const form of ["embedding mix (a)", "encoder mix (b)"] as const) {
@@ -214,8 +214,8 @@ export async function runExperiment(model: LoadedModel, o: ExperimentOptions): P
     for (const r of routers) record(r.name, r.route(set.base, scored.length), true);
     // RouterRetriever with the setting chosen on dev; soft decisions are scored by their mix.
     const decisions = route(libs.get(chosen.tie), set.base, chosen.rule);
-    const mixed = chosen.rule.temperature ? await encoderMix(encoder, set, decisions) : undefined;
-    record(CHOSEN_ROW, decisions, true, chosen.rule.temperature ? scoreDecisions(set, decisions, mixed) : undefined);
+    const mixed = mixesCandidates(chosen.rule) ? await encoderMix(encoder, set, decisions) : undefined;
+    record(CHOSEN_ROW, decisions, true, mixed ? scoreDecisions(set, decisions, mixed) : undefined);
     const dor = datasetOracle(table, candidates);
     sys("Best Individual (DatasetOracle)").ndcg[name] = dor.ndcg;
     const ior = instanceOracle(table, candidates);

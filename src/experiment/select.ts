@@ -19,7 +19,7 @@ import { routedScore } from "../routing/oracles.js";
 import { libraryFromLabels, relabel, type PilotLabels, type TieRule } from "../routing/pilots.js";
 import { describeRule, nearestInstances, route, type Neighbours } from "../routing/router.js";
 import { scoreVectors } from "../routing/scores.js";
-import { BASE, DEFAULT_NEIGHBOURS, decisionWeights, type CandidateScores, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../routing/types.js";
+import { BASE, DEFAULT_NEIGHBOURS, decisionWeights, mixesCandidates, type CandidateScores, type PilotLibrary, type RoutingDecision, type RoutingRule } from "../routing/types.js";
 
 /** One domain's query set (dev or test) with every candidate's embeddings and per-query nDCG@10. */
 export interface EvalSet {
@@ -159,7 +159,7 @@ export function scoreSetting(libs: Libraries, s: RouterSetting, sets: readonly E
   for (const set of sets) {
     for (const [which, out] of [[false, seen], [true, unseen]] as const) {
       const decisions = decide(libs, s, set, which);
-      out[set.domain] = s.rule.temperature ? mean([...scoreDecisions(set, decisions).values()]) : routedScore(set.table, set.queryIds, decisions).ndcg;
+      out[set.domain] = mixesCandidates(s.rule) ? mean([...scoreDecisions(set, decisions).values()]) : routedScore(set.table, set.queryIds, decisions).ndcg;
     }
   }
   return { seen, unseen };
@@ -196,7 +196,7 @@ export function knnGrid(): RouterSetting[] {
   for (const neighbours of [8, 32, 128]) {
     // The margin is in nDCG@10 units; dev kept improving up to 0.05 (the old grid's edge), so the
     // grid goes on until it turns.
-    for (const baseBias of [0, 0.01, 0.02, 0.05, 0.08, 0.1, 0.15]) {
+    for (const baseBias of [0, 0.01, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2]) {
       for (const minScore of [undefined, 0.5, 0.6]) {
         const rule: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours, ...(baseBias ? { baseBias } : {}), ...(minScore !== undefined ? { minScore } : {}) };
         out.push({ tie: "base-first", rule });
@@ -209,7 +209,12 @@ export function knnGrid(): RouterSetting[] {
       // only for familiar ones (the rest keep their neighbours' domains).
       if (neighbours >= 32) {
         for (const familiarity of [undefined, 0.3, 0.35]) {
-          out.push({ tie: "base-first", rule: { aggregate: "knn", similarity: "cosine", neighbours, domainShare: 1, domainModel: "linear", ...(familiarity !== undefined ? { familiarity } : {}), ...(baseBias ? { baseBias } : {}) } });
+          const rule: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours, domainShare: 1, domainModel: "linear", ...(familiarity !== undefined ? { familiarity } : {}), ...(baseBias ? { baseBias } : {}) };
+          out.push({ tie: "base-first", rule });
+          // A smaller margin for the queries the domain model is trusted with (RoutingRule.familiarBaseBias).
+          if (familiarity !== undefined && baseBias >= 0.08) {
+            for (const familiarBaseBias of [0, 0.02, 0.05]) out.push({ tie: "base-first", rule: { ...rule, familiarBaseBias } });
+          }
         }
       }
     }
@@ -217,13 +222,18 @@ export function knnGrid(): RouterSetting[] {
   return out;
 }
 
-/** Stage 2: soft settings around the best hard ones (their aggregate, similarity, ties, margin and floor). */
+/** Stage 2: soft settings and expert shares around the best hard ones (their aggregate, similarity, ties, margin and floor). */
 export function softGrid(around: readonly RouterSetting[]): RouterSetting[] {
   const out: RouterSetting[] = [];
   for (const h of around) {
     for (const temperature of [0.01, 0.02, 0.05]) {
       for (const topM of [2, undefined]) out.push({ tie: h.tie, rule: { ...h.rule, temperature, ...(topM ? { topM } : {}) } });
     }
+    // The routed experts' share of the mix (RoutingRule.expertShare), hard and top-2 soft. Each
+    // setting here costs a retrieval per dev and test query, so the share has the one value the
+    // experts' own dev sets favoured (each expert mixed with the base, routed perfectly: 0.9).
+    out.push({ tie: h.tie, rule: { ...h.rule, expertShare: 0.9 } });
+    for (const temperature of [0.01, 0.02, 0.05]) out.push({ tie: h.tie, rule: { ...h.rule, temperature, topM: 2, expertShare: 0.9 } });
   }
   return out;
 }

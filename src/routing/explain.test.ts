@@ -24,6 +24,9 @@ describe("explainDecision, knn rule", () => {
     expect(explainDecision({ expert: "a", scores: { base: 0.52, a: 0.71 } }, knn)).toBe("Routed to a: on the 16 most similar training queries it scored nDCG@10 0.71 against the base model's 0.52.");
     expect(explainDecision({ expert: "a", scores: { base: 0.5, a: 0.6 }, weights: { a: 0.8, base: 0.2 } }, knn)).toBe("A mix: a 80%, the base model 20%, by how well each did on the 16 most similar training queries (nDCG@10 0.60 vs 0.50).");
     expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.51 } }, { ...knn, baseBias: 0.02 })).toMatch(/a did a little better \(nDCG@10 0.51 vs 0.50\), but not by the margin/);
+    expect(explainDecision({ expert: "a", scores: { base: 0.5, a: 0.7 }, weights: { a: 0.9, base: 0.1 } }, { ...knn, expertShare: 0.9 })).toMatch(/^Routed to a \(90% of the mix, the rest the base model's.*nDCG@10 0.70 against the base model's 0.50/);
+    // A familiar query's margin (familiarBaseBias) is the one the decision carries.
+    expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.51 }, margin: 0.03 }, { ...knn, baseBias: 0.1, familiarBaseBias: 0.03 })).toMatch(/not by the margin an expert must beat the base by \(0.03\)/);
     expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.4 } }, knn)).toBe("On the 16 most similar training queries, no expert did better than the base model (nDCG@10 0.50).");
     expect(explainDecision({ expert: "base", scores: { base: 0.5, a: 0.4 }, stayedWithBase: "out-of-domain" }, { ...knn, minScore: 0.5 })).toMatch(/No expert fits.*mean similarity of 0.5/);
   });

@@ -42,12 +42,18 @@ function explainKnn(d: RoutingDecision, rule: RoutingRule): string {
   }
   const mix = Object.entries(decisionWeights(d)).filter(([, w]) => w >= 0.005).sort((a, b) => b[1] - a[1]);
   const score = (c: string): string => (d.scores[c] !== undefined && Number.isFinite(d.scores[c]!) ? d.scores[c]!.toFixed(2) : "?");
+  const base = d.scores[BASE];
+  const againstBase = (c: string): string => `on ${near} it scored nDCG@10 ${score(c)}${base !== undefined && Number.isFinite(base) ? ` against the base model's ${score(BASE)}` : ""}`;
+  // A hard decision with an expert share: one expert, blended with the base by the rule, not by the scores.
+  if (mix.length === 2 && !rule.temperature && rule.expertShare !== undefined && d.expert !== BASE && mix.some(([c]) => c === BASE)) {
+    return `Routed to ${d.expert} (${pct(decisionWeights(d)[d.expert]!)} of the mix, the rest the base model's, which steadies an expert): ${againstBase(d.expert)}.`;
+  }
   if (mix.length > 1) return `A mix: ${mix.map(([c, w]) => `${name(c)} ${pct(w)}`).join(", ")}, by how well each did on ${near} (nDCG@10 ${mix.map(([c]) => score(c)).join(" vs ")}).`;
   const [top] = ranked[0]!;
   if (d.expert === BASE) {
-    if (top !== BASE && rule.baseBias) return `On ${near}, ${top} did a little better (nDCG@10 ${score(top)} vs ${score(BASE)}), but not by the margin an expert must beat the base by (${rule.baseBias}), so the base model answers.`;
+    const margin = d.margin ?? rule.baseBias;
+    if (top !== BASE && margin) return `On ${near}, ${top} did a little better (nDCG@10 ${score(top)} vs ${score(BASE)}), but not by the margin an expert must beat the base by (${margin}), so the base model answers.`;
     return `On ${near}, no expert did better than the base model (nDCG@10 ${score(BASE)}).`;
   }
-  const base = d.scores[BASE];
-  return `Routed to ${d.expert}: on ${near} it scored nDCG@10 ${score(d.expert)}${base !== undefined && Number.isFinite(base) ? ` against the base model's ${score(BASE)}` : ""}.`;
+  return `Routed to ${d.expert}: ${againstBase(d.expert)}.`;
 }

@@ -225,6 +225,17 @@ describe("knn rule", () => {
     expect(route(L, far, { ...rule, domainModel: "linear", familiarity: 0.6 })[0]!.expert).toBe(BASE);
     expect(route(L, near, { ...rule, domainModel: "linear", familiarity: 0.6 })[0]!.expert).toBe("A");
     expect(() => route(L, near, { ...rule, domainModel: "lda" as "linear" })).toThrow(RouterRetrieverError);
+
+    // familiarBaseBias: the margin for a query the linear model is trusted with; an unfamiliar one keeps baseBias.
+    const margins = { ...rule, domainModel: "linear", familiarity: 0.6, baseBias: 0.5, familiarBaseBias: 0.05 } as const;
+    const familiar = route(L, near, margins)[0]!;
+    expect(familiar.expert).toBe("A");
+    expect(familiar.margin).toBe(0.05);
+    expect(route(L, near, { ...margins, familiarBaseBias: undefined })[0]!.expert).toBe(BASE);
+    const stranger = route(L, far, { ...margins, familiarBaseBias: -1 })[0]!;
+    expect(stranger.expert).toBe(BASE);
+    expect(stranger.margin).toBeUndefined();
+    expect(() => route(L, near, { ...margins, familiarBaseBias: Number.NaN })).toThrow(RouterRetrieverError);
   });
 
   it("judges a candidate only on the queries it was scored on (NaN = not scored)", () => {
@@ -291,6 +302,29 @@ describe("knn rule", () => {
     // The case is not trivial: some queries are claimed, and some unclaimed ones had N's rows among their neighbours.
     expect(claimed).toBeGreaterThan(0);
     expect(displaced).toBeGreaterThan(0);
+  });
+
+  it("expertShare gives the base the rest of every routed mix, hard and soft", () => {
+    const inst = instances({ base: [0.5, 0.5], A: [0.9, 0.1] }, [[1, 0], [0, 1]]);
+    const L = knnLib(inst, [BASE, "A"]);
+    const rule = { aggregate: "knn", similarity: "cosine", neighbours: 1, expertShare: 0.9 } as const;
+    const toA = route(L, q(1, 0), rule)[0]!;
+    expect(toA.expert).toBe("A");
+    expect(toA.weights!.A).toBeCloseTo(0.9, 12);
+    expect(toA.weights![BASE]).toBeCloseTo(0.1, 12);
+    // A query routed to the base stays wholly with it.
+    const toBase = route(L, q(0, 1), rule)[0]!;
+    expect(toBase.expert).toBe(BASE);
+    expect(toBase.weights).toBeUndefined();
+    // Soft: the softmax's weights scaled by the share, the base's own weight kept.
+    const soft = route(L, q(1, 0), { ...rule, temperature: 0.4 })[0]!;
+    const plain = route(L, q(1, 0), { ...rule, temperature: 0.4, expertShare: undefined })[0]!;
+    expect(soft.weights!.A).toBeCloseTo(0.9 * plain.weights!.A!, 12);
+    expect(soft.weights![BASE]).toBeCloseTo(0.9 * plain.weights![BASE]! + 0.1, 12);
+    // Below one half the base leads the mix, and the decision says so.
+    expect(route(L, q(1, 0), { ...rule, expertShare: 0.4 })[0]!.expert).toBe(BASE);
+    expect(() => route(L, q(1, 0), { ...rule, expertShare: 0 })).toThrow(RouterRetrieverError);
+    expect(() => route(L, q(1, 0), { ...rule, expertShare: 1.5 })).toThrow(RouterRetrieverError);
   });
 
   it("stays with the base when the neighbours are far (minScore on their mean cosine)", () => {

@@ -8,7 +8,7 @@
  */
 import { RouterRetrieverError } from "../errors.js";
 import { domainModelOf, type DomainModel } from "./domain-model.js";
-import { DEFAULT_NEIGHBOURS, FAMILIARITY_NEIGHBOURS, PAPER_RULE, BASE, scoredKeys, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
+import { DEFAULT_NEIGHBOURS, FAMILIARITY_NEIGHBOURS, PAPER_RULE, BASE, decisionWeights, scoredKeys, type PilotInstances, type PilotLibrary, type QueryRouter, type RoutingDecision, type RoutingRule } from "./types.js";
 
 /**
  * One decision per row of `baseVectors` (row-major, lib.dims wide). `scores` holds every
@@ -404,7 +404,8 @@ function decideKnn(
       scores[e] = baseMean + gain;
     } else scores[e] = sum / cnt;
   });
-  return decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity);
+  const margin = p && rule.familiarBaseBias !== undefined ? rule.familiarBaseBias : undefined;
+  return decideFromScores(experts, scores, rule, used > 0 ? simSum / used : -Infinity, margin);
 }
 
 function checkSoftRule(rule: RoutingRule): void {
@@ -415,6 +416,8 @@ function checkSoftRule(rule: RoutingRule): void {
   if (rule.minScore !== undefined && !Number.isFinite(rule.minScore)) throw new RouterRetrieverError("BAD_INPUT", `minScore must be a finite number, got ${String(rule.minScore)}`);
   if (rule.neighbours !== undefined && !(Number.isInteger(rule.neighbours) && rule.neighbours >= 1)) throw new RouterRetrieverError("BAD_INPUT", `neighbours must be a positive integer, got ${String(rule.neighbours)}`);
   if (rule.domainModel !== undefined && rule.domainModel !== "neighbours" && rule.domainModel !== "linear") throw new RouterRetrieverError("BAD_INPUT", `domainModel must be "neighbours" or "linear", got ${JSON.stringify(rule.domainModel)}`);
+  if (rule.expertShare !== undefined && !(Number.isFinite(rule.expertShare) && rule.expertShare > 0 && rule.expertShare <= 1)) throw new RouterRetrieverError("BAD_INPUT", `expertShare must be a number in (0, 1], got ${String(rule.expertShare)}`);
+  if (rule.familiarBaseBias !== undefined && !Number.isFinite(rule.familiarBaseBias)) throw new RouterRetrieverError("BAD_INPUT", `familiarBaseBias must be a finite number, got ${String(rule.familiarBaseBias)}`);
   if (rule.familiarity !== undefined && !Number.isFinite(rule.familiarity)) throw new RouterRetrieverError("BAD_INPUT", `familiarity must be a finite number, got ${String(rule.familiarity)}`);
   if (rule.domainShare !== undefined && !(Number.isFinite(rule.domainShare) && rule.domainShare >= 0 && rule.domainShare <= 1)) throw new RouterRetrieverError("BAD_INPUT", `domainShare must be a number in [0, 1], got ${String(rule.domainShare)}`);
 }
@@ -424,8 +427,9 @@ function checkSoftRule(rule: RoutingRule): void {
  * the top-m. Out of domain (best raw score below minScore): base alone. No candidate with a
  * pilot: base alone.
  */
-function decideFromScores(experts: readonly string[], scores: Record<string, number>, rule: RoutingRule, affinity?: number): RoutingDecision {
-  const biased = experts.map((e) => scores[e]! + (e === BASE && Number.isFinite(scores[e]!) ? (rule.baseBias ?? 0) : 0));
+function decideFromScores(experts: readonly string[], scores: Record<string, number>, rule: RoutingRule, affinity?: number, margin?: number): RoutingDecision {
+  const bias = margin ?? rule.baseBias ?? 0;
+  const biased = experts.map((e) => scores[e]! + (e === BASE && Number.isFinite(scores[e]!) ? bias : 0));
   let best = -1;
   biased.forEach((s, k) => {
     if (Number.isFinite(s) && (best < 0 || s > biased[best]!)) best = k;
@@ -434,7 +438,8 @@ function decideFromScores(experts: readonly string[], scores: Record<string, num
   const top = affinity ?? Math.max(...experts.map((e) => scores[e]!));
   if (rule.minScore !== undefined && top < rule.minScore) return { expert: BASE, scores, weights: { [BASE]: 1 }, stayedWithBase: "out-of-domain" };
   const t = rule.temperature ?? 0;
-  if (t === 0) return { expert: experts[best]!, scores };
+  const applied = margin !== undefined ? { margin } : {};
+  if (t === 0) return withBaseShare({ expert: experts[best]!, scores, ...applied }, rule.expertShare);
   // Stable order: by biased score, ties by expert order; the top m share a softmax.
   const order = biased.map((s, k) => k).filter((k) => Number.isFinite(biased[k]!)).sort((a, b) => biased[b]! - biased[a]! || a - b);
   const kept = order.slice(0, rule.topM ?? order.length);
@@ -445,7 +450,21 @@ function decideFromScores(experts: readonly string[], scores: Record<string, num
   kept.forEach((k, i) => {
     if (ex[i]! > 0) weights[experts[k]!] = ex[i]! / z;
   });
-  return { expert: experts[kept[0]!]!, scores, weights };
+  return withBaseShare({ expert: experts[kept[0]!]!, scores, weights, ...applied }, rule.expertShare);
+}
+
+/** RoutingRule.expertShare: the decision's weights scaled by the share, the rest on the base; the expert is the largest weight again. */
+function withBaseShare(d: RoutingDecision, share: number | undefined): RoutingDecision {
+  if (share === undefined || share === 1) return d;
+  const w = decisionWeights(d);
+  if (Object.keys(w).every((c) => c === BASE)) return d;
+  const weights: Record<string, number> = {};
+  for (const [c, x] of Object.entries(w)) if (c !== BASE && x * share > 0) weights[c] = x * share;
+  weights[BASE] = (w[BASE] ?? 0) * share + (1 - share);
+  // Ties keep the decision's own expert (a 50/50 mix is still led by the routed expert).
+  let expert = d.expert;
+  for (const [c, x] of Object.entries(weights)) if (x > weights[expert]!) expert = c;
+  return { ...d, expert, weights };
 }
 
 function norm(v: Float32Array, off: number, d: number): number {
@@ -470,7 +489,9 @@ export function describeRule(rule: RoutingRule): string {
   const parts: string[] = rule.aggregate === "knn" ? [`knn k=${rule.neighbours ?? DEFAULT_NEIGHBOURS}`] : [rule.aggregate, rule.similarity];
   if (rule.domainShare) parts.push(`domain ${rule.domainShare}${rule.domainModel === "linear" ? ` linear${rule.familiarity !== undefined ? ` if familiar >= ${rule.familiarity}` : ""}` : ""}`);
   if (rule.temperature) parts.push(`soft T=${rule.temperature}${rule.topM ? ` top-${rule.topM}` : ""}`);
+  if (rule.expertShare !== undefined && rule.expertShare !== 1) parts.push(`experts ${rule.expertShare} with the base`);
   if (rule.baseBias) parts.push(`base ${rule.baseBias > 0 ? "+" : ""}${rule.baseBias}`);
+  if (rule.familiarBaseBias !== undefined) parts.push(`base ${rule.familiarBaseBias >= 0 ? "+" : ""}${rule.familiarBaseBias} if familiar`);
   if (rule.minScore !== undefined) parts.push(`OOD < ${rule.minScore}`);
   return parts.join(", ");
 }

@@ -116,6 +116,23 @@ export interface RoutingRule {
    * neighbours' domains. Absent: every query.
    */
   readonly familiarity?: number;
+  /**
+   * "linear" domain model only: the margin (in place of baseBias) for a query the domain model is
+   * trusted with (familiar, see familiarity). The margin exists for queries from domains no expert
+   * was built for; a familiar query's domain is one the library holds, whose experts' gains there
+   * were measured, so it can need less. Absent: baseBias for every query.
+   */
+  readonly familiarBaseBias?: number;
+  /**
+   * The routed experts' share of the query's mix; the base model keeps the rest (weights become
+   * expertShare x the decision's weights, plus 1 - expertShare on the base). A little of the base
+   * steadies an expert on queries unlike its training set: on the experiment's dev sets each
+   * expert mixed 0.9 with the base scored as well as or better than the expert alone, and the
+   * share does not rest on the labelled gains' scale (training queries the experts learned from,
+   * which overstate their gains by 2-4x and so set a soft mix's weights by the experts' overfit).
+   * Absent: 1 (the decision's weights as they are).
+   */
+  readonly expertShare?: number;
 }
 
 export type DomainModelKind = "neighbours" | "linear";
@@ -133,14 +150,15 @@ export const PAPER_RULE: RoutingRule = { aggregate: "mean", similarity: "dot" };
  * each expert's gain over the base read from the query's likely domains (domainShare 1), which
  * the linear domain model gives for a query whose 16 nearest labelled training queries have a
  * mean cosine of at least 0.35, and the domains of its 128 nearest labelled queries otherwise;
- * the base's score raised by 0.1; a soft mix of the top two (softmax over score / 0.05). The
- * experiment's own pick on its 9,300-query library was the same rule at T=0.02 (dev objective
- * 71.54 vs 71.51 at T=0.05, a tie); with the demo's 1,800-query library, the one users route
- * with, T=0.05 scores 71.45 and T=0.02 71.31, so T=0.05 has the better dev objective over both
- * libraries (README, Table 1). It needs a pilot library saved with its labels (demo/pilots.json
- * is); without them CENTROID_RULE routes.
+ * a margin on the base's score of 0.02 for those familiar queries and 0.15 for the rest (which
+ * may come from a domain no expert was built for); a soft mix of the top two (softmax over
+ * score / 0.05). Of the settings the experiment's dev table put on top, this one has the best
+ * dev objective averaged over the experiment's 9,300-query library (71.65; its own pick, the
+ * familiar margin 0.05, 71.68) and the demo's 1,800-query library the service routes with
+ * (71.56 vs 71.51): bench/router-library.ts, README "Table 1". It needs a pilot library saved
+ * with its labels (demo/pilots.json is); without them CENTROID_RULE routes.
  */
-export const DEFAULT_RULE: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours: 128, domainShare: 1, domainModel: "linear", familiarity: 0.35, temperature: 0.05, topM: 2, baseBias: 0.1 };
+export const DEFAULT_RULE: RoutingRule = { aggregate: "knn", similarity: "cosine", neighbours: 128, domainShare: 1, domainModel: "linear", familiarity: 0.35, temperature: 0.05, topM: 2, baseBias: 0.15, familiarBaseBias: 0.02 };
 
 /**
  * The best centroid rule on dev for a library built with the default tie rule (base first):
@@ -159,6 +177,13 @@ export interface RoutingDecision {
   /** Soft routing: candidate -> weight (sum 1; only candidates with weight > 0). Absent = { [expert]: 1 }. */
   readonly weights?: Readonly<Record<string, number>>;
   readonly stayedWithBase?: StayedWithBase;
+  /** The margin the base's score was raised by for this query, when it differs from the rule's baseBias (familiarBaseBias). */
+  readonly margin?: number;
+}
+
+/** Whether a rule's decisions can mix candidates (soft weights or an expert share below 1): those are scored by retrieving with the mix, not looked up per candidate. */
+export function mixesCandidates(rule: RoutingRule): boolean {
+  return (rule.temperature ?? 0) > 0 || (rule.expertShare !== undefined && rule.expertShare < 1);
 }
 
 /** A decision's mix of candidates, hard decisions included. */
