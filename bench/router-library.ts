@@ -7,6 +7,9 @@
  *
  *   npx tsx bench/router-library.ts [--labels demo/pilots.json] [--rules '<JSON array of RoutingRule>'] [--threads 2]
  *
+ * Each row also gives its dev objective's difference from the first row's, with the paired
+ * standard error over the dev queries (select.ts objectiveDifference): how far apart two
+ * settings must be before dev can tell them apart.
  * Writes bench/results/router-library-<labels file name>.json. Default rules: DEFAULT_RULE and the previous default (neighbour domains, same margin and mix).
  * The dev/test query sets (every candidate's embeddings and per-query nDCG@10 with the experts in
  * results/experts) are encoded once and cached in <cache>/router-library-sets.json
@@ -20,7 +23,7 @@ import { loadBeirDataset, type Qrels } from "../src/data/beir.js";
 import { trainingData } from "../src/data/pairs.js";
 import { ignoreIdenticalIdsFor } from "../src/evaluation/evaluate.js";
 import { evalSet } from "../src/experiment/run.js";
-import { Libraries, mean, objective, scoreSetting, settingName, type EvalSet } from "../src/experiment/select.js";
+import { Libraries, mean, objective, objectiveDifference, scoreSetting, settingName, settingPerQuery, type EvalSet, type PerQueryScores } from "../src/experiment/select.js";
 import { ExpertEncoder } from "../src/experts/expert-encoder.js";
 import { loadExpert } from "../src/experts/peft.js";
 import { Encoder, loadModel } from "../src/model/encoder.js";
@@ -124,13 +127,17 @@ const rules = values.rules ? (JSON.parse(values.rules) as RoutingRule[]) : [DEFA
 
 const pct = (x: number): string => (100 * x).toFixed(1);
 console.log(`library: ${values.labels} (${labels.labels.length} labelled queries)\n`);
-console.log(`| setting | dev objective | dev seen | dev unseen | test seen (${names.join(", ")}) | test seen avg | test unseen avg |`);
-console.log("| --- | ---: | ---: | ---: | --- | ---: | ---: |");
+console.log(`| setting | dev objective | vs the first row (1 SE) | dev seen | dev unseen | test seen (${names.join(", ")}) | test seen avg | test unseen avg |`);
+console.log("| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
+let first: PerQueryScores | undefined;
 const rows = rules.map((rule) => {
   const s = { tie: "base-first" as const, rule };
+  const perQuery = settingPerQuery(libs, s, dev);
+  first ??= perQuery;
+  const vsFirst = objectiveDifference(perQuery, first);
   const d = scoreSetting(libs, s, dev);
   const t = scoreSetting(libs, s, test);
-  console.log(`| ${settingName(s)} | ${(100 * objective(d)).toFixed(2)} | ${pct(mean(Object.values(d.seen)))} | ${pct(mean(Object.values(d.unseen)))} | ${names.map((n) => pct(t.seen[n]!)).join(" / ")} | ${pct(mean(Object.values(t.seen)))} | ${pct(mean(Object.values(t.unseen)))} |`);
-  return { setting: settingName(s), rule, objective: objective(d), dev: d, test: t };
+  console.log(`| ${settingName(s)} | ${(100 * objective(d)).toFixed(2)} | ${(100 * vsFirst.diff).toFixed(2)} +- ${(100 * vsFirst.se).toFixed(2)} | ${pct(mean(Object.values(d.seen)))} | ${pct(mean(Object.values(d.unseen)))} | ${names.map((n) => pct(t.seen[n]!)).join(" / ")} | ${pct(mean(Object.values(t.seen)))} | ${pct(mean(Object.values(t.unseen)))} |`);
+  return { setting: settingName(s), rule, objective: objective(d), vsFirstRow: vsFirst, dev: d, test: t };
 });
 writeJsonAtomic(join(projectRoot, "bench", "results", `router-library-${basename(values.labels!, ".json")}.json`), { labels: values.labels, count: labels.labels.length, rows });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { scoreVectors } from "../routing/scores.js";
 import { BASE } from "../routing/types.js";
 import { makeLabels, toyIndex, toyQueries, ToyEncoder } from "../../test/support/routing.js";
-import { Libraries, selectRouter, type EvalSet } from "./select.js";
+import { Libraries, objectiveDifference, selectRouter, type EvalSet } from "./select.js";
 
 // Domain "x" has its own expert "b" (exact on every toy query); domain "y" has none and its
 // queries sit elsewhere in routing space. Routing vectors are hand-made, retrieval is the toy's.
@@ -42,5 +42,18 @@ describe("selectRouter", () => {
     // Unseen: x's pilots and its expert are left out, so only the base remains for it.
     expect(a.chosen.dev.unseen.x).toBeCloseTo(a.results[0]!.dev.unseen.x!, 9);
     expect(a.results.length).toBeGreaterThan(100);
+  });
+});
+
+describe("objectiveDifference", () => {
+  it("is the objective's difference with its paired standard error over the queries", () => {
+    const m = (o: Record<string, number>): ReadonlyMap<string, number> => new Map(Object.entries(o));
+    const a = { seen: { x: m({ q1: 1, q2: 0 }) }, unseen: { x: m({ q1: 1, q2: 1 }) } };
+    const b = { seen: { x: m({ q1: 0, q2: 0 }) }, unseen: { x: m({ q1: 1, q2: 1 }) } };
+    // seen: differences [1, 0] (mean 0.5, sample variance 0.5); unseen: none. Two cells.
+    const r = objectiveDifference(a, b);
+    expect(r.diff).toBeCloseTo(0.25, 12);
+    expect(r.se).toBeCloseTo(Math.sqrt(0.5 / 2 / 4), 12);
+    expect(objectiveDifference(a, a)).toEqual({ diff: 0, se: 0 });
   });
 });

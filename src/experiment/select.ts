@@ -153,20 +153,52 @@ export function scoreDecisions(set: EvalSet, decisions: readonly RoutingDecision
   return perQuery;
 }
 
-export function scoreSetting(libs: Libraries, s: RouterSetting, sets: readonly EvalSet[]): SplitScores {
-  const seen: Record<string, number> = {};
-  const unseen: Record<string, number> = {};
+/** A setting's nDCG@10 per query: domain -> queryId -> score, seen and unseen (what SplitScores averages). */
+export interface PerQueryScores {
+  readonly seen: Record<string, ReadonlyMap<string, number>>;
+  readonly unseen: Record<string, ReadonlyMap<string, number>>;
+}
+
+export function settingPerQuery(libs: Libraries, s: RouterSetting, sets: readonly EvalSet[]): PerQueryScores {
+  const seen: Record<string, ReadonlyMap<string, number>> = {};
+  const unseen: Record<string, ReadonlyMap<string, number>> = {};
   for (const set of sets) {
     for (const [which, out] of [[false, seen], [true, unseen]] as const) {
       const decisions = decide(libs, s, set, which);
-      out[set.domain] = mixesCandidates(s.rule) ? mean([...scoreDecisions(set, decisions).values()]) : routedScore(set.table, set.queryIds, decisions).ndcg;
+      out[set.domain] = mixesCandidates(s.rule) ? scoreDecisions(set, decisions) : routedScore(set.table, set.queryIds, decisions).perQuery;
     }
   }
   return { seen, unseen };
 }
 
+export function scoreSetting(libs: Libraries, s: RouterSetting, sets: readonly EvalSet[]): SplitScores {
+  const p = settingPerQuery(libs, s, sets);
+  const avg = (r: Record<string, ReadonlyMap<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(r).map(([d, m]) => [d, mean([...m.values()])]));
+  return { seen: avg(p.seen), unseen: avg(p.unseen) };
+}
+
 export function objective(dev: SplitScores): number {
   return (mean(Object.values(dev.seen)) + mean(Object.values(dev.unseen))) / 2;
+}
+
+/**
+ * objective(a) - objective(b) on the same queries, with its paired standard error: the objective
+ * is an average of per-domain means, so its difference's variance is the sum of each domain's
+ * (variance of the per-query differences / queries), weighted by the square of its share.
+ * How far apart two settings must be before dev can tell them apart.
+ */
+export function objectiveDifference(a: PerQueryScores, b: PerQueryScores): { readonly diff: number; readonly se: number } {
+  const cells = (["seen", "unseen"] as const).flatMap((w) => Object.keys(a[w]).map((d) => [a[w][d]!, b[w][d]!] as const));
+  let diff = 0;
+  let variance = 0;
+  for (const [x, y] of cells) {
+    const d = [...x.keys()].map((q) => x.get(q)! - y.get(q)!);
+    const m = mean(d);
+    const s2 = d.length > 1 ? d.reduce((t, v) => t + (v - m) ** 2, 0) / (d.length - 1) : 0;
+    diff += m / cells.length;
+    variance += s2 / Math.max(1, d.length) / cells.length ** 2;
+  }
+  return { diff, se: Math.sqrt(variance) };
 }
 
 /** Stage 1: hard settings, scored from the tables (free). */
