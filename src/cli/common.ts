@@ -143,7 +143,7 @@ export const ROUTER_OPTION = ["--router <name>", "default (the router chosen on 
  */
 export const BASE_MARGIN_OPTION = [
   "--base-margin <x>",
-  "nDCG@10 an expert must be expected to gain over the base model before it leads a query for every query (default: the router's own; the default router's are 0.02 for queries like its labelled ones, 0.15 for the rest); lower it, e.g. 0.05, for experts added from documents alone",
+  "nDCG@10 an expert must be expected to gain over the base model before it leads a query, one margin for every query (default: the router's own; the default router's are 0.02 for queries like its labelled ones, 0.15 for the rest); lower it, e.g. 0.05, for experts added from documents alone",
 ] as const;
 
 export function routerFlag(value: string | undefined, baseMargin?: string): RoutingRule {

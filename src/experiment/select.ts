@@ -171,10 +171,14 @@ export function settingPerQuery(libs: Libraries, s: RouterSetting, sets: readonl
   return { seen, unseen };
 }
 
-export function scoreSetting(libs: Libraries, s: RouterSetting, sets: readonly EvalSet[]): SplitScores {
-  const p = settingPerQuery(libs, s, sets);
+/** Each domain's mean of its per-query scores. */
+export function averages(p: PerQueryScores): SplitScores {
   const avg = (r: Record<string, ReadonlyMap<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(r).map(([d, m]) => [d, mean([...m.values()])]));
   return { seen: avg(p.seen), unseen: avg(p.unseen) };
+}
+
+export function scoreSetting(libs: Libraries, s: RouterSetting, sets: readonly EvalSet[]): SplitScores {
+  return averages(settingPerQuery(libs, s, sets));
 }
 
 export function objective(dev: SplitScores): number {

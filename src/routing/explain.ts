@@ -45,8 +45,9 @@ function explainKnn(d: RoutingDecision, rule: RoutingRule): string {
   const base = d.scores[BASE];
   const againstBase = (c: string): string => `on ${near} it scored nDCG@10 ${score(c)}${base !== undefined && Number.isFinite(base) ? ` against the base model's ${score(BASE)}` : ""}`;
   // A hard decision with an expert share: one expert, blended with the base by the rule, not by the scores.
-  if (mix.length === 2 && !rule.temperature && rule.expertShare !== undefined && d.expert !== BASE && mix.some(([c]) => c === BASE)) {
-    return `Routed to ${d.expert} (${pct(decisionWeights(d)[d.expert]!)} of the mix, the rest the base model's, which steadies an expert): ${againstBase(d.expert)}.`;
+  const led = mix.find(([c]) => c === d.expert);
+  if (mix.length === 2 && !rule.temperature && rule.expertShare !== undefined && d.expert !== BASE && led && mix.some(([c]) => c === BASE)) {
+    return `Routed to ${d.expert} (${pct(led[1])} of the mix, the rest the base model's, which steadies an expert): ${againstBase(d.expert)}.`;
   }
   if (mix.length > 1) return `A mix: ${mix.map(([c, w]) => `${name(c)} ${pct(w)}`).join(", ")}, by how well each did on ${near} (nDCG@10 ${mix.map(([c]) => score(c)).join(" vs ")}).`;
   const [top] = ranked[0]!;

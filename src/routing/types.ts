@@ -126,8 +126,9 @@ export interface RoutingRule {
   /**
    * The routed experts' share of the query's mix; the base model keeps the rest (weights become
    * expertShare x the decision's weights, plus 1 - expertShare on the base). A little of the base
-   * steadies an expert on queries unlike its training set: on the experiment's dev sets each
-   * expert mixed 0.9 with the base scored as well as or better than the expert alone, and the
+   * steadies an expert on queries unlike its training set: on its own dev set each expert mixed
+   * 0.9 with the base scored within 0.2 nDCG@10 points of the expert alone or above it
+   * (bench/expert-share.ts), and the
    * share does not rest on the labelled gains' scale (training queries the experts learned from,
    * which overstate their gains by 2-4x and so set a soft mix's weights by the experts' overfit).
    * Absent: 1 (the decision's weights as they are).
